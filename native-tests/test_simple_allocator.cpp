@@ -1,0 +1,424 @@
+// Scenarios of the core, one behaviour each (alloc_cat's own, then what kitalloc adds).
+#include "kitalloc/simple_allocator.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <iterator>
+#include <vector>
+
+using kit::RegionStats;
+using kit::SimpleAllocator;
+
+namespace {
+
+// Memory for one region, 8-aligned, of a given size in bytes.
+struct Buffer {
+  explicit Buffer(size_t bytes) : storage(bytes / 8) {}
+  char* begin() { return reinterpret_cast<char*>(storage.data()); }
+  char* end() { return begin() + storage.size() * 8; }
+  std::vector<uint64_t> storage;
+};
+
+struct Region {
+  explicit Region(size_t bytes = 64 * 1024) : buffer(bytes) {
+    allocator = SimpleAllocator::create(buffer.begin(), buffer.end());
+    REQUIRE(allocator != nullptr);
+  }
+  void* alloc(size_t word_count, uint32_t align_bits = 2) {
+    void* payload = allocator->alloc(word_count, align_bits);
+    REQUIRE(payload != nullptr);
+    return payload;
+  }
+  void dealloc(void* payload, size_t word_count) {
+    REQUIRE(allocator->dealloc(payload, word_count));
+    CHECK_CHECK_OK();
+  }
+  void CHECK_CHECK_OK() {
+    const char* breach = allocator->check();
+    CHECK_MESSAGE(breach == nullptr, (breach ? breach : ""));
+  }
+  RegionStats stats() const { return allocator->stats(); }
+  Buffer buffer;
+  SimpleAllocator* allocator;
+};
+
+bool same(const RegionStats& a, const RegionStats& b) {
+  return a.regions == b.regions && a.total_words == b.total_words &&
+         a.allocated_words == b.allocated_words && a.unused_words == b.unused_words &&
+         a.fragment_words == b.fragment_words && a.fragments == b.fragments &&
+         a.live_blocks == b.live_blocks;
+}
+
+uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
+
+// Words a block of this payload occupies, header included.
+uint32_t block_words(const void* payload) { return SimpleAllocator::usable_words(payload) + 1; }
+
+} // namespace
+
+TEST_SUITE("SimpleAllocator: alloc_cat's scenarios") {
+  TEST_CASE("a fresh region has everything unused") {
+    Region region(64 * 1024);
+    RegionStats stats = region.stats();
+    CHECK(stats.regions == 1);
+    CHECK(stats.total_words == (64 * 1024 - sizeof(SimpleAllocator)) / 4);
+    CHECK(stats.unused_words == stats.total_words);
+    CHECK(stats.allocated_words == 0);
+    CHECK(stats.fragments == 0);
+    CHECK(stats.live_blocks == 0);
+  }
+
+  TEST_CASE("alloc then dealloc restores the state") {
+    Region region;
+    RegionStats before = region.stats();
+    void* block = region.alloc(10);
+    CHECK(region.stats().live_blocks == 1);
+    CHECK(region.stats().allocated_words == 11);
+    region.dealloc(block, 10);
+    CHECK(same(region.stats(), before));
+  }
+
+  TEST_CASE("a freed block is reused for the same size") {
+    Region region;
+    void* first = region.alloc(8);
+    void* guard = region.alloc(1);
+    region.dealloc(first, 8);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.alloc(8) == first);
+    CHECK(region.stats().fragments == 0);
+    region.dealloc(guard, 1);
+  }
+
+  TEST_CASE("coalescing with the block before") {
+    Region region;
+    void* a = region.alloc(7);
+    void* b = region.alloc(7);
+    void* guard = region.alloc(1);
+    region.dealloc(a, 7);
+    region.dealloc(b, 7);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 16);
+    CHECK(region.alloc(15) == a); // the merged block serves a request neither could alone
+    (void)guard;
+  }
+
+  TEST_CASE("coalescing with the block after") {
+    Region region;
+    void* a = region.alloc(7);
+    void* b = region.alloc(7);
+    region.alloc(1);
+    region.dealloc(b, 7);
+    region.dealloc(a, 7);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 16);
+    CHECK(region.alloc(15) == a);
+  }
+
+  TEST_CASE("coalescing on both sides") {
+    Region region;
+    void* a = region.alloc(7);
+    void* b = region.alloc(7);
+    void* c = region.alloc(7);
+    region.alloc(1);
+    region.dealloc(a, 7);
+    region.dealloc(c, 7);
+    CHECK(region.stats().fragments == 2);
+    region.dealloc(b, 7);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 24);
+    CHECK(region.alloc(23) == a);
+  }
+
+  TEST_CASE("a split leaves the remainder free") {
+    Region region;
+    void* big = region.alloc(99);
+    region.alloc(1);
+    region.dealloc(big, 99);
+    void* small = region.alloc(19);
+    CHECK(small == big);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 100 - 20);
+    void* rest = region.alloc(79);
+    CHECK(address(rest) == address(small) + 20 * 4);
+    CHECK(region.stats().fragments == 0);
+  }
+
+  TEST_CASE("a remainder too small for a block stays with the allocation") {
+    Region region;
+    void* a = region.alloc(9);
+    region.alloc(1);
+    region.dealloc(a, 9);
+    CHECK(region.alloc(7) == a); // 10 - 8 = 2 words: not a block
+    CHECK(region.stats().fragments == 0);
+    CHECK(SimpleAllocator::usable_words(a) == 9);
+  }
+
+  TEST_CASE("alignment padding is a free block later allocations use") {
+    Region region;
+    uint32_t live_words = block_words(region.alloc(1));
+    for (uint32_t align_bits = 4; align_bits <= 12; ++align_bits) {
+      void* aligned = region.alloc(5, align_bits);
+      CHECK(address(aligned) % (uintptr_t(1) << align_bits) == 0);
+      live_words += block_words(aligned);
+      region.CHECK_CHECK_OK();
+    }
+    RegionStats stats = region.stats();
+    CHECK(stats.fragments > 0);
+    // Nothing is lost: every word below the bump pointer is in a used block or a free one.
+    CHECK(stats.allocated_words == live_words + stats.fragment_words);
+    void* in_gap = region.alloc(2);
+    CHECK(region.stats().unused_words == stats.unused_words); // served from a gap, not bumped
+    CHECK(region.stats().fragment_words == stats.fragment_words - block_words(in_gap));
+  }
+
+  TEST_CASE("a block touching the bump pointer goes back to it") {
+    Region region;
+    void* a = region.alloc(5);
+    void* b = region.alloc(5);
+    region.dealloc(b, 5);
+    CHECK(region.stats().allocated_words == 6);
+    CHECK(region.stats().fragments == 0);
+    region.dealloc(a, 5);
+    CHECK(region.stats().allocated_words == 0);
+  }
+
+  TEST_CASE("a free block merged with one freed at the top goes back to the bump pointer") {
+    Region region;
+    void* a = region.alloc(5);
+    void* b = region.alloc(5);
+    region.dealloc(a, 5);
+    CHECK(region.stats().fragments == 1);
+    region.dealloc(b, 5);
+    CHECK(region.stats().fragments == 0);
+    CHECK(region.stats().allocated_words == 0);
+  }
+
+  TEST_CASE("chained regions: alloc moves on, dealloc forwards, stats add up") {
+    Region first(4096);
+    Region second(64 * 1024);
+    first.allocator->chain(second.allocator);
+    std::vector<void*> blocks;
+    bool reached_second = false;
+    for (int i = 0; i < 200 && !reached_second; ++i) {
+      void* payload = first.alloc(15);
+      blocks.push_back(payload);
+      reached_second = second.allocator->contains(payload);
+    }
+    CHECK(reached_second);
+    RegionStats stats = first.stats();
+    CHECK(stats.regions == 2);
+    CHECK(stats.live_blocks == blocks.size());
+    CHECK(stats.total_words == first.allocator->end_offset() + second.allocator->end_offset() -
+                                   2 * sizeof(SimpleAllocator) / 4);
+    for (void* payload : blocks)
+      first.dealloc(payload, 15);
+    CHECK(first.stats().live_blocks == 0);
+    CHECK(first.stats().allocated_words == 0);
+    CHECK(second.allocator->stats().allocated_words == 0);
+  }
+
+  TEST_CASE("extend makes room at the end") {
+    Buffer buffer(64 * 1024);
+    SimpleAllocator* region = SimpleAllocator::create(buffer.begin(), buffer.begin() + 1024);
+    REQUIRE(region != nullptr);
+    CHECK(region->alloc(500, 2) == nullptr);
+    CHECK(region->extend(buffer.begin() + 4096));
+    void* payload = region->alloc(500, 2);
+    CHECK(payload != nullptr);
+    CHECK(region->stats().unused_words == (4096 - sizeof(SimpleAllocator)) / 4 - 501);
+    CHECK_FALSE(region->extend(buffer.begin() + 2048));              // backwards
+    CHECK_FALSE(region->extend(buffer.begin() + (2 << 20) + 1024)); // past 2 MiB
+    CHECK(region->check() == nullptr);
+  }
+}
+
+TEST_SUITE("SimpleAllocator: what kitalloc adds") {
+  TEST_CASE("merged free blocks far above 8191 words stay exact") {
+    Region region(2 << 20);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 40; ++i)
+      blocks.push_back(region.alloc(999));
+    void* guard = region.alloc(1);
+    for (void* payload : blocks)
+      region.dealloc(payload, 999);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 40 * 1000);
+    // The whole run serves blocks again, at the same place.
+    void* big = region.alloc(kit::kMaxAllocWords);
+    CHECK(big == blocks[0]);
+    CHECK(region.stats().fragment_words == 40 * 1000 - (kit::kMaxAllocWords + 1));
+    region.dealloc(big, kit::kMaxAllocWords);
+    CHECK(region.stats().fragment_words == 40 * 1000);
+    region.dealloc(guard, 1);
+    CHECK(region.stats().allocated_words == 0);
+  }
+
+  TEST_CASE("good fit: each request gets the free block of its own size, not a larger one") {
+    const uint32_t sizes[] = {4, 5, 8, 12, 14, 16, 24, 31, 48, 64, 100, 1000};
+    for (bool smallest_first : {true, false}) {
+      CAPTURE(smallest_first);
+      Region region;
+      std::vector<void*> blocks;
+      for (uint32_t words : sizes) {
+        blocks.push_back(region.alloc(words - 1));
+        region.alloc(1); // keeps the free blocks apart
+      }
+      // Either order puts larger blocks at list heads or first in address order for some sizes.
+      for (size_t k = 0; k < std::size(sizes); ++k) {
+        size_t i = smallest_first ? k : std::size(sizes) - 1 - k;
+        region.dealloc(blocks[i], sizes[i] - 1);
+      }
+      for (size_t i = 0; i < std::size(sizes); ++i) {
+        CAPTURE(sizes[i]);
+        CHECK(region.alloc(sizes[i] - 1) == blocks[i]);
+      }
+      CHECK(region.stats().fragments == 0);
+    }
+  }
+
+  TEST_CASE("every alignment up to 64 KiB, with no word lost") {
+    Region region(2 << 20);
+    for (uint32_t align_bits = 0; align_bits <= kit::kMaxAlignBits; ++align_bits) {
+      CAPTURE(align_bits);
+      void* payload = region.alloc(3, align_bits);
+      CHECK(address(payload) % (uintptr_t(1) << align_bits) == 0);
+      RegionStats stats = region.stats();
+      CHECK(stats.allocated_words + stats.unused_words == stats.total_words);
+      region.CHECK_CHECK_OK();
+    }
+  }
+
+  TEST_CASE("aligned requests are served from a free block's interior") {
+    Region region(2 << 20);
+    void* big = region.alloc(3000);
+    region.alloc(1);
+    region.dealloc(big, 3000);
+    RegionStats before = region.stats();
+    void* aligned = region.alloc(100, 12);
+    CHECK(address(aligned) % 4096 == 0);
+    CHECK(region.stats().unused_words == before.unused_words); // no bump: the free block served it
+    CHECK(region.stats().fragment_words == before.fragment_words - block_words(aligned));
+    region.dealloc(aligned, 100);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == before.fragment_words);
+  }
+
+  TEST_CASE("the largest block is 32 KiB - 1 bytes; larger requests and alignments fail cleanly") {
+    Region region(2 << 20);
+    RegionStats before = region.stats();
+    CHECK(region.allocator->alloc(kit::kMaxAllocWords + 1, 2) == nullptr);
+    CHECK(region.allocator->alloc(SIZE_MAX, 2) == nullptr);
+    CHECK(region.allocator->alloc(1, kit::kMaxAlignBits + 1) == nullptr);
+    CHECK(region.allocator->alloc(1, 200) == nullptr);
+    CHECK(same(region.stats(), before));
+    void* largest = region.alloc(kit::kMaxAllocWords);
+    CHECK(SimpleAllocator::usable_words(largest) * 4 >= kit::kMaxAllocBytes);
+  }
+
+  TEST_CASE("a full region returns nullptr and stays usable") {
+    Region region(4096);
+    std::vector<void*> blocks;
+    while (void* payload = region.allocator->alloc(20, 2))
+      blocks.push_back(payload);
+    RegionStats full = region.stats();
+    CHECK(region.allocator->alloc(20, 2) == nullptr);
+    CHECK(same(region.stats(), full));
+    region.dealloc(blocks.back(), 20);
+    CHECK(region.allocator->alloc(20, 2) == blocks.back());
+  }
+
+  TEST_CASE("create refuses bad ranges") {
+    Buffer buffer(4 << 20);
+    CHECK(SimpleAllocator::create(nullptr, buffer.end()) == nullptr);
+    CHECK(SimpleAllocator::create(buffer.end(), buffer.begin()) == nullptr);
+    CHECK(SimpleAllocator::create(buffer.begin(), buffer.begin() + 300) == nullptr);
+    CHECK(SimpleAllocator::create(buffer.begin(), buffer.begin() + (2 << 20) + 8) == nullptr);
+    SimpleAllocator* largest = SimpleAllocator::create(buffer.begin(), buffer.begin() + (2 << 20));
+    REQUIRE(largest != nullptr);
+    CHECK(largest->stats().total_words == ((2u << 20) - sizeof(SimpleAllocator)) / 4);
+    // An unaligned begin is rounded up to 8 bytes.
+    SimpleAllocator* shifted = SimpleAllocator::create(buffer.begin() + 3, buffer.begin() + 4096);
+    REQUIRE(shifted != nullptr);
+    CHECK(address(shifted) == address(buffer.begin()) + 8);
+  }
+
+  TEST_CASE("dealloc refuses what it did not hand out, and changes nothing") {
+    Region region;
+    Region other;
+    char* a = static_cast<char*>(region.alloc(10));
+    void* b = region.alloc(10);
+    region.dealloc(b, 10);
+    void* guard = region.alloc(10);
+    (void)guard;
+    RegionStats before = region.stats();
+    uint32_t outside = 0;
+    CHECK_FALSE(region.allocator->dealloc(&outside));
+    CHECK_FALSE(region.allocator->dealloc(other.alloc(4)));
+    CHECK_FALSE(region.allocator->dealloc(a + 2));                          // misaligned
+    CHECK_FALSE(region.allocator->dealloc(a, 11));                          // larger than the block
+    CHECK_FALSE(region.allocator->dealloc(region.buffer.end() - 4));        // in the bump area
+    CHECK_FALSE(region.allocator->dealloc(region.allocator));               // the state
+    CHECK(same(region.stats(), before));
+    region.dealloc(a, 10);
+    CHECK_FALSE(region.allocator->dealloc(a)); // double free of a block still free
+    region.CHECK_CHECK_OK();
+  }
+
+  TEST_CASE("resize_in_place grows into the bump area and into a free neighbour") {
+    Region region;
+    void* a = region.alloc(10);
+    CHECK(region.allocator->resize_in_place(a, 50)); // a touches the bump area
+    CHECK(SimpleAllocator::usable_words(a) == 50);
+    void* b = region.alloc(10);
+    void* c = region.alloc(10);
+    region.alloc(1);
+    CHECK_FALSE(region.allocator->resize_in_place(a, 51)); // b is in use
+    region.dealloc(b, 10);
+    CHECK(region.allocator->resize_in_place(a, 55)); // takes part of b, leaves a free tail
+    CHECK(SimpleAllocator::usable_words(a) == 55);
+    CHECK(region.stats().fragments == 1);
+    region.CHECK_CHECK_OK();
+    CHECK(region.allocator->resize_in_place(a, 60)); // what is left is too small: taken whole
+    CHECK(SimpleAllocator::usable_words(a) == 61);
+    CHECK(region.stats().fragments == 0);
+    region.CHECK_CHECK_OK();
+    CHECK_FALSE(region.allocator->resize_in_place(a, 62));
+    region.dealloc(c, 10);
+    CHECK(region.allocator->resize_in_place(a, 72)); // all of c
+    region.CHECK_CHECK_OK();
+  }
+
+  TEST_CASE("resize_in_place shrinks, giving the tail back") {
+    Region region;
+    void* a = region.alloc(100);
+    CHECK(region.allocator->resize_in_place(a, 10)); // tail goes back to the bump area
+    CHECK(region.stats().allocated_words == 11);
+    void* b = region.alloc(100);
+    region.alloc(1);
+    CHECK(region.allocator->resize_in_place(b, 50)); // tail becomes a free block
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 50);
+    CHECK(region.allocator->resize_in_place(b, 48)); // 2 words merge into the free block after
+    CHECK(region.stats().fragment_words == 52);
+    CHECK(region.allocator->resize_in_place(a, 8)); // 2 words, used block after: kept
+    CHECK(SimpleAllocator::usable_words(a) == 10);
+    region.CHECK_CHECK_OK();
+    CHECK_FALSE(region.allocator->resize_in_place(a, kit::kMaxAllocWords + 1));
+  }
+
+  TEST_CASE("the region's words are laid out the same on every target") {
+    // The state is 296 bytes (74 words) on wasm32 and on a 64-bit host, so the first block's
+    // header is at word 74 and its payload at word 75 on both.
+    Region region;
+    void* first = region.alloc(1);
+    CHECK(address(first) - address(region.allocator) == 75 * 4);
+    void* second = region.alloc(1);
+    region.alloc(1);
+    region.dealloc(second, 1);
+    const uint32_t* words = reinterpret_cast<const uint32_t*>(region.allocator);
+    CHECK(words[78] == (4u << 2 | 1)); // header: 4 words, free
+    CHECK(words[81] == 4u);            // footer: its size
+    CHECK(words[82] == (4u << 2 | 2)); // the next block's header: used, PREV_FREE
+  }
+}
