@@ -227,7 +227,7 @@ TEST_SUITE("SimpleAllocator: alloc_cat's scenarios") {
     void* payload = region->alloc(500, 2);
     CHECK(payload != nullptr);
     CHECK(region->stats().unused_words == (4096 - sizeof(SimpleAllocator)) / 4 - 501);
-    CHECK_FALSE(region->extend(buffer.begin() + 2048));              // backwards
+    CHECK_FALSE(region->extend(buffer.begin() + 2048));             // backwards
     CHECK_FALSE(region->extend(buffer.begin() + (2 << 20) + 1024)); // past 2 MiB
     CHECK(region->check() == nullptr);
   }
@@ -355,10 +355,10 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
     uint32_t outside = 0;
     CHECK_FALSE(region.allocator->dealloc(&outside));
     CHECK_FALSE(region.allocator->dealloc(other.alloc(4)));
-    CHECK_FALSE(region.allocator->dealloc(a + 2));                          // misaligned
-    CHECK_FALSE(region.allocator->dealloc(a, 11));                          // larger than the block
-    CHECK_FALSE(region.allocator->dealloc(region.buffer.end() - 4));        // in the bump area
-    CHECK_FALSE(region.allocator->dealloc(region.allocator));               // the state
+    CHECK_FALSE(region.allocator->dealloc(a + 2));                   // misaligned
+    CHECK_FALSE(region.allocator->dealloc(a, 11));                   // larger than the block
+    CHECK_FALSE(region.allocator->dealloc(region.buffer.end() - 4)); // in the bump area
+    CHECK_FALSE(region.allocator->dealloc(region.allocator));        // the state
     CHECK(same(region.stats(), before));
     region.dealloc(a, 10);
     CHECK_FALSE(region.allocator->dealloc(a)); // double free of a block still free

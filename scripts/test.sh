@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Configures, builds and tests every flavour, stopping at the first failure:
+#   build/gcc         native, g++            (doctest suite, core-smoke)
+#   build/clang       native, clang++-14     (doctest suite, core-smoke)
+#   build/wasm32      freestanding wasm32    (core-smoke under Node and wasm-interp)
+#   build/wasi        WASI, wasi-libc        (core-smoke under Node's WASI)
+#   build/emscripten  Emscripten             (core-smoke under Node)
+# All are RelWithDebInfo (-O2 -g) with assertions kept (KITALLOC_ASSERTIONS=ON undoes NDEBUG):
+# the allocator is tested as it ships, optimized. Last line: "N passed, 0 failed", N being the
+# number of flavours whose ctest run passed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+./scripts/deps.sh
+
+jobs=2
+build_type=RelWithDebInfo
+passed=0
+
+die() {
+  echo "test.sh: FAILED: $*" >&2
+  echo "${passed} passed, 1 failed"
+  exit 1
+}
+
+# flavour <name> <configure command...>
+flavour() {
+  local name=$1
+  shift
+  local dir="build/$name"
+  echo "==> [$name] configure"
+  mkdir -p "$dir"
+  "$@" -S . -B "$dir" -DCMAKE_BUILD_TYPE="$build_type" -DKITALLOC_WERROR=ON \
+    -DKITALLOC_ASSERTIONS=ON >"$dir/configure.log" 2>&1 ||
+    { cat "$dir/configure.log" >&2; die "[$name] cmake configure (log: $dir/configure.log)"; }
+  echo "==> [$name] build"
+  cmake --build "$dir" -j"$jobs" || die "[$name] build"
+  echo "==> [$name] test"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error || die "[$name] ctest"
+  passed=$((passed + 1))
+}
+
+mkdir -p build
+flavour gcc cmake -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
+flavour clang cmake -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+flavour wasm32 cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasm32-freestanding.cmake"
+flavour wasi cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
+# Emscripten's own toolchain file (via emcmake). Its default test emulator,
+# `node --experimental-wasm-threads`, is rejected by Node 20: use plain node.
+flavour emscripten emcmake cmake -DCMAKE_CROSSCOMPILING_EMULATOR="$(command -v node)"
+
+echo "${passed} passed, 0 failed"
