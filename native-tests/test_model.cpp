@@ -197,8 +197,8 @@ private:
                     "blocks overlap");
     bool inside = false;
     for (SimpleAllocator* region : regions) {
-      auto first = reinterpret_cast<uintptr_t>(region) + sizeof(SimpleAllocator);
-      auto last = reinterpret_cast<uintptr_t>(region) + region->end_offset() * 4;
+      auto first = region->heap_start();
+      auto last = region->end();
       inside = inside || (begin >= first && end <= last);
     }
     REQUIRE_MESSAGE(inside, "a block lies outside every region");

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <iterator>
 #include <vector>
 
@@ -209,8 +210,9 @@ TEST_SUITE("SimpleAllocator: alloc_cat's scenarios") {
     RegionStats stats = first.stats();
     CHECK(stats.regions == 2);
     CHECK(stats.live_blocks == blocks.size());
-    CHECK(stats.total_words == first.allocator->end_offset() + second.allocator->end_offset() -
-                                   2 * sizeof(SimpleAllocator) / 4);
+    CHECK(stats.total_words == (first.allocator->end() - first.allocator->heap_start() +
+                                second.allocator->end() - second.allocator->heap_start()) /
+                                   4);
     for (void* payload : blocks)
       first.dealloc(payload, 15);
     CHECK(first.stats().live_blocks == 0);
@@ -408,17 +410,98 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
   }
 
   TEST_CASE("the region's words are laid out the same on every target") {
-    // The state is 296 bytes (74 words) on wasm32 and on a 64-bit host, so the first block's
-    // header is at word 74 and its payload at word 75 on both.
+    // The state is 312 bytes (78 words) on wasm32 and on a 64-bit host, so the first block's
+    // header is at word 78 and its payload at word 79 on both.
     Region region;
     void* first = region.alloc(1);
-    CHECK(address(first) - address(region.allocator) == 75 * 4);
+    CHECK(address(first) - address(region.allocator) == 79 * 4);
     void* second = region.alloc(1);
     region.alloc(1);
     region.dealloc(second, 1);
     const uint32_t* words = reinterpret_cast<const uint32_t*>(region.allocator);
-    CHECK(words[78] == (4u << 2 | 1)); // header: 4 words, free
-    CHECK(words[81] == 4u);            // footer: its size
-    CHECK(words[82] == (4u << 2 | 2)); // the next block's header: used, PREV_FREE
+    CHECK(words[82] == (4u << 2 | 1)); // header: 4 words, free
+    CHECK(words[85] == 4u);            // footer: its size
+    CHECK(words[86] == (4u << 2 | 2)); // the next block's header: used, PREV_FREE
+  }
+}
+
+TEST_SUITE("SimpleAllocator: page store and tags") {
+  // 16 pages of 64 KiB, page-aligned; page 0 of the store is the 64 KiB below them.
+  struct Pages {
+    Pages() : memory(static_cast<char*>(std::aligned_alloc(1 << 16, 16 << 16))) {
+      store = SimpleAllocator::create_page_store(state, address(memory) - (1 << 16), 1, 1 + 8);
+      REQUIRE(store != nullptr);
+    }
+    ~Pages() { std::free(memory); }
+    size_t page_of(const void* payload) const { return (address(payload) - address(memory)) >> 16; }
+    char* memory;
+    alignas(8) char state[sizeof(SimpleAllocator)];
+    SimpleAllocator* store;
+  };
+
+  TEST_CASE("runs of pages: the payload follows a one-word header at the page start") {
+    Pages pages;
+    void* a = pages.store->alloc_units(2);
+    void* b = pages.store->alloc_units(3);
+    REQUIRE(a != nullptr);
+    REQUIRE(b != nullptr);
+    CHECK(address(a) == address(pages.memory) + 4);
+    CHECK(pages.page_of(b) == 2);
+    CHECK(SimpleAllocator::block_units(b) == 3);
+    CHECK(pages.store->stats().unused_words == 3); // of 8 pages
+    CHECK(pages.store->alloc_units(4) == nullptr); // only 3 left above the bump pointer
+    CHECK(pages.store->check() == nullptr);
+  }
+
+  TEST_CASE("freed runs merge, are reused, and go back to the top") {
+    Pages pages;
+    void* a = pages.store->alloc_units(1);
+    void* b = pages.store->alloc_units(1);
+    void* c = pages.store->alloc_units(1);
+    void* d = pages.store->alloc_units(1);
+    CHECK(pages.store->dealloc(a));
+    CHECK(pages.store->dealloc(b));
+    CHECK(pages.store->stats().fragments == 1);
+    CHECK(pages.store->stats().fragment_words == 2);
+    CHECK(pages.store->alloc_units(2) == a); // the merged run serves a 2-page request
+    CHECK(pages.store->dealloc(d));          // touches the top: back to the bump area
+    CHECK(pages.store->stats().unused_words == 5);
+    CHECK(pages.store->resize_units(c, 6)); // grows into the top
+    CHECK(pages.store->stats().unused_words == 0);
+    CHECK(pages.store->resize_units(c, 2)); // and gives pages back
+    CHECK(pages.store->stats().unused_words == 4);
+    CHECK(pages.store->check() == nullptr);
+  }
+
+  TEST_CASE("extend adds pages at the top; bad ranges and sizes are refused") {
+    Pages pages;
+    CHECK(pages.store->alloc_units(9) == nullptr);
+    CHECK(pages.store->extend(pages.memory + (12 << 16)));
+    CHECK(pages.store->alloc_units(9) != nullptr);
+    CHECK_FALSE(pages.store->extend(pages.memory));
+    CHECK(pages.store->alloc_units(0) == nullptr);
+    CHECK(pages.store->alloc_units(size_t(1) << 40) == nullptr);
+    alignas(8) char state[sizeof(SimpleAllocator)];
+    CHECK(SimpleAllocator::create_page_store(state, 0, 0, 4) == nullptr); // page 0 is "none"
+    CHECK(SimpleAllocator::create_page_store(state, 0, 5, 4) == nullptr);
+  }
+
+  TEST_CASE("used blocks carry the region's tag; a block with another tag is refused") {
+    Buffer buffer(64 * 1024);
+    SimpleAllocator* tagged =
+        SimpleAllocator::create(buffer.begin(), buffer.begin() + 4096, kit::kMaxRegionTag);
+    REQUIRE(tagged != nullptr);
+    void* payload = tagged->alloc(5, 2);
+    CHECK(SimpleAllocator::tag_of(payload) == kit::kMaxRegionTag);
+    CHECK(SimpleAllocator::usable_words(payload) == 5);
+    CHECK(tagged->resize_in_place(payload, 9));
+    CHECK(SimpleAllocator::tag_of(payload) == kit::kMaxRegionTag);
+    static_cast<uint32_t*>(payload)[-1] ^= 1u << kit::kTagShift; // forge another tag
+    CHECK_FALSE(tagged->dealloc(payload));
+    CHECK(tagged->check() != nullptr);
+    static_cast<uint32_t*>(payload)[-1] ^= 1u << kit::kTagShift;
+    CHECK(tagged->dealloc(payload));
+    CHECK(tagged->check() == nullptr);
+    CHECK(SimpleAllocator::create(buffer.begin(), buffer.end(), kit::kLargeTag) == nullptr);
   }
 }

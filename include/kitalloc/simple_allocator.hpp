@@ -4,27 +4,32 @@
 // src/simple_allocator.cpp relies on them without restating them.
 //
 // ── Region ───────────────────────────────────────────────────────────────────────────────────
-// A region [begin, end) holds its own state first, then blocks, then the bump area:
+// A region manages [base + heap_start units, base + end units) in units of 4-byte words (a
+// word region) or of 64 KiB wasm pages (the page store the global allocator keeps its small
+// regions and large blocks in). A word region holds its own state first, so base is the state:
 //
-//   begin (8-aligned)                                                  end
-//   │ state (296 B) │ block │ block │ ... │ block │ unused (bump area)  │
+//   begin (8-aligned) = base                                           end
+//   │ state (312 B) │ block │ block │ ... │ block │ unused (bump area)  │
 //                   ^ heap_start                  ^ unused_start
 //
-// Every position inside a region is a word offset (32-bit words) from `begin`. Offsets, not
-// pointers, are stored in memory, and the state has the same size on wasm32 and on a 64-bit
-// host, so a region's bytes are laid out identically on both.
+// The page store's state lives outside the memory it manages; its base is address 0 (the
+// native heap: the start of its reservation). Every position is a unit offset from base.
+// Offsets, not pointers, are stored in memory, and the state has the same size on wasm32 and
+// on a 64-bit host, so a region's bytes are laid out identically on both.
 //
 // ── Blocks ───────────────────────────────────────────────────────────────────────────────────
 // Between heap_start and unused_start, blocks tile the memory with no gaps. Each starts with a
-// header word:  size_in_words << 2 | PREV_FREE (bit 1) | FREE (bit 0)
+// header word:
+//
+//   bits 31..21 tag (used blocks: the region's tag)   20..2 size in units   1 PREV_FREE   0 FREE
 //
 //   used block                          free block
 //   ┌───────────────────────┐           ┌───────────────────────┐
-//   │ header      size|P|0  │           │ header      size|0|1  │
-//   ├───────────────────────┤ <- ptr    │ next free   (offset)  │
-//   │ payload               │           │ prev free   (offset)  │
-//   │ (size - 1 words)      │           │ ...                   │
-//   │                       │           │ footer      size      │
+//   │ header  tag|size|P|0  │           │ header    0|size|0|1  │
+//   ├───────────────────────┤ <- ptr    │ next free   (offset)  │ (byte 4)
+//   │ payload               │           │ prev free   (offset)  │ (byte 8)
+//   │ (size units - 4 bytes)│           │ ...                   │
+//   │                       │           │ footer      size      │ (last word)
 //   └───────────────────────┘           └───────────────────────┘
 //
 // A used block costs one word; the free-list links and the footer exist only while it is
@@ -33,27 +38,29 @@
 // (boundary tags). We chose tags over a bitmap of block starts because they cost nothing
 // while a block is used beyond the header that C `free(ptr)` needs for the size anyway,
 // whereas a bitmap costs 1/32 of the region on top of that header.
+// The tag lets the layer above find, from a pointer alone, which region a block belongs to
+// (tag kLargeTag marks its large blocks, which live in the page store).
 //
 // ── Free lists ──────────────────────────────────────────────────────────────────────────────
-// Free blocks sit in 64 doubly linked lists by size class: four classes per power of two
-// (class = 4 * (log2(size) - 2) + the two bits below the leading one, capped at 63), so
-// sizes 4..7 words have a class each and a class never spans more than 1.25x. Bit c of
-// `nonempty_classes` is set iff list c is non-empty. Link offsets are 0 for "none"
-// (offset 0 is the state, never a block).
+// Free blocks sit in 64 doubly linked lists by size class: sizes 1..3 units have a class each,
+// then four classes per power of two (class = 3 + 4 * (log2(size) - 2) + the two bits below
+// the leading one, capped at 63), so a class never spans more than 1.25x. Bit c of
+// `nonempty_classes` is set iff list c is non-empty. Link offsets are 0 for "none" (offset 0
+// is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
 // non-empty class (every block there fits): good fit in O(1), never a list walk.
 //
 // ── Invariants (checked by SimpleAllocator::check) ──────────────────────────────────────────
 //  I1  heap_start <= every block < unused_start <= end; blocks tile [heap_start, unused_start).
-//  I2  every block has size >= kMinBlockWords.
+//  I2  every block has at least min_units (16 bytes: header, two links, footer).
 //  I3  no two free blocks are adjacent (freed neighbours are merged at once).
 //  I4  the block just below unused_start is never free: a free block touching the bump area is
 //      given back to it.
 //  I5  a block's PREV_FREE bit equals the FREE bit of the block before it (0 for the first).
 //  I6  a free block's footer (its last word) holds its size; it is in exactly one list, the one
 //      of its size class; bit c of nonempty_classes is set iff list c is non-empty.
-//  I7  fragments / fragment_words count the free blocks and their words; live_blocks counts
-//      the used blocks.
+//  I7  fragments / fragment units count the free blocks and their units; live_blocks counts
+//      the used blocks, and every used block carries the region's tag.
 // From I3 and I4: the neighbour after a free block is always a used block (never the bump
 // area), and the neighbour before a free block is used or absent.
 #pragma once
@@ -67,59 +74,79 @@ namespace kit {
 using Word = uint32_t __attribute__((may_alias));
 
 inline constexpr uint32_t kWordBytes = 4;
+inline constexpr uint32_t kWordShift = 2;
+inline constexpr uint32_t kPageShift = 16; // a wasm page: 64 KiB
 inline constexpr uint32_t kMaxRegionBytes = 2u << 20;
-inline constexpr uint32_t kMinBlockWords = 4;
+inline constexpr uint32_t kMinBlockBytes = 16;
+inline constexpr uint32_t kMinBlockWords = kMinBlockBytes / kWordBytes;
 // The core serves payloads below 32 KiB; larger ones are the page layer's.
 inline constexpr uint32_t kMaxAllocBytes = 32 * 1024 - 1;
 inline constexpr uint32_t kMaxAllocWords = (kMaxAllocBytes + kWordBytes - 1) / kWordBytes;
 // Payload alignment up to 64 KiB (a wasm page); align_bits counts trailing zero bits.
 inline constexpr uint32_t kMaxAlignBits = 16;
 inline constexpr uint32_t kClassCount = 64;
+inline constexpr uint32_t kSizeBits = 19;
+inline constexpr uint32_t kMaxBlockUnits = (1u << kSizeBits) - 1;
+inline constexpr uint32_t kTagShift = 2 + kSizeBits;
+inline constexpr uint32_t kLargeTag = (1u << (32 - kTagShift)) - 1; // 2047
+inline constexpr uint32_t kMaxRegionTag = kLargeTag - 1;
 
+// Figures in the region's units: words for a word region, pages for the page store.
 struct RegionStats {
   uint32_t regions;         // regions in the chain
-  uint32_t total_words;     // words after the states: heap_start .. end, summed
+  uint32_t total_words;     // heap_start .. end, summed
   uint32_t allocated_words; // heap_start .. unused_start: used blocks and fragments
   uint32_t unused_words;    // unused_start .. end (the bump area)
-  uint32_t fragment_words;  // words in free blocks
+  uint32_t fragment_words;  // in free blocks
   uint32_t fragments;       // free blocks
   uint32_t live_blocks;     // used blocks
 };
 
 class SimpleAllocator {
 public:
-  // Places the state at the start of [begin, end) (begin rounded up to 8 bytes, end down to
-  // a word) and returns it. Returns nullptr, touching nothing, if the range is inverted,
-  // larger than kMaxRegionBytes, or too small for the state and one block.
-  static SimpleAllocator* create(void* begin, void* end);
+  // A word region: places the state at the start of [begin, end) (begin rounded up to 8
+  // bytes, end down to a word) and returns it. Returns nullptr, touching nothing, if the range
+  // is inverted, larger than kMaxRegionBytes, or too small for the state and one block.
+  static SimpleAllocator* create(void* begin, void* end, uint32_t tag = 0);
   template <size_t N> static SimpleAllocator* create(uint32_t (&words)[N]) {
     return create(words, words + N);
   }
+  // A page store in `state` (sizeof(SimpleAllocator) bytes, 8-aligned) for pages
+  // [first_page, end_page) counted from base. Returns nullptr if the range is inverted.
+  static SimpleAllocator* create_page_store(void* state, uintptr_t base, uint32_t first_page,
+                                            uint32_t end_page);
 
   // A block of at least word_count words whose address has align_bits trailing zero bits,
   // from this region or the next ones in the chain. nullptr if word_count > kMaxAllocWords,
   // align_bits > kMaxAlignBits, or no region has room; nothing changes then.
   void* alloc(size_t word_count, uint32_t align_bits);
+  // The same in units, header included: a page store's runs. nullptr if units is 0 or above
+  // kMaxBlockUnits.
+  void* alloc_units(size_t units);
 
   // Frees a block returned by alloc of any region in the chain. Returns false, changing
-  // nothing, if ptr lies in no region of the chain, is not word-aligned, or its header says
-  // the block is already free. The sized form (alloc_cat's contract) also refuses a
-  // word_count larger than the block.
+  // nothing, if ptr lies in no region of the chain, is not where a payload starts, or its
+  // header says the block is already free. The sized form (alloc_cat's contract) also refuses
+  // a word_count larger than the block.
   bool dealloc(void* ptr);
   bool dealloc(void* ptr, size_t word_count);
 
-  // Resizes a block where it stands, to at least word_count words: a shrink splits off the
-  // tail; a growth takes the free block or bump area after it. Returns false, changing
-  // nothing, if that room is not there (the caller moves the block) or the arguments are
-  // out of range as for alloc.
+  // Resizes a block where it stands, to at least word_count words (units: header included):
+  // a shrink splits off the tail; a growth takes the free block or bump area after it.
+  // Returns false, changing nothing, if that room is not there (the caller moves the block)
+  // or the arguments are out of range as for alloc.
   bool resize_in_place(void* ptr, size_t word_count);
+  bool resize_units(void* ptr, size_t units);
 
-  // Payload words of a used block (at least what alloc was asked for), read from its header.
+  // Payload words of a word region's used block (at least what alloc was asked for).
   static uint32_t usable_words(const void* ptr);
+  // Units of a used block, header included, and its tag.
+  static uint32_t block_units(const void* ptr);
+  static uint32_t tag_of(const void* ptr);
 
   // Moves this region's end to new_end (memory made available just after it). Returns false,
   // changing nothing, if new_end is below the current end or the region would pass
-  // kMaxRegionBytes.
+  // kMaxRegionBytes (a page store: kMaxBlockUnits pages).
   bool extend(void* new_end);
 
   // alloc tries the next region when this one has no room; dealloc forwards pointers outside
@@ -134,23 +161,31 @@ public:
   // nullptr when all hold, else a description of the first breach.
   const char* check() const;
 
-  uint32_t end_offset() const { return end_; }
+  // This region's own bounds, as addresses.
+  uintptr_t heap_start() const { return address_of(heap_start_); }
+  uintptr_t unused_start() const { return address_of(unused_start_); }
+  uintptr_t end() const { return address_of(end_); }
 
 private:
   SimpleAllocator() = default;
-  // Freestanding builds have no <new>; the state is constructed in place at a region's start.
+  // Freestanding builds have no <new>; the state is constructed in place.
   static void* operator new(size_t, void* where) noexcept { return where; }
 
-  Word& word_at(uint32_t offset) const;
-  uint32_t offset_of(const void* ptr) const;
+  uintptr_t address_of(uint32_t offset) const {
+    return base_.address + (uintptr_t(offset) << unit_shift_);
+  }
+  Word& word_at(uint32_t block, uint32_t index) const;
+  Word& footer_of(uint32_t block, uint32_t units) const;
+  uint32_t block_of(const void* ptr) const;
   void* payload_of(uint32_t block) const;
+  uint32_t min_units() const;
   uint32_t gap_for(uint32_t block, uint32_t align_bits) const;
 
-  void* alloc_here(uint32_t block_words, uint32_t align_bits);
-  void make_used(uint32_t block, uint32_t words, bool prev_free);
-  void push_free(uint32_t block, uint32_t words);
+  void* alloc_here(uint32_t units, uint32_t align_bits);
+  void make_used(uint32_t block, uint32_t units, bool prev_free);
+  void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
-  void release(uint32_t block, uint32_t words);
+  void release(uint32_t block, uint32_t units);
   SimpleAllocator* owner_of(const void* ptr) const;
   const char* check_here() const;
 
@@ -160,16 +195,22 @@ private:
   uint32_t unused_start_ = 0;
   uint32_t end_ = 0;
   uint32_t fragments_ = 0;
-  uint32_t fragment_words_ = 0;
+  uint32_t fragment_units_ = 0;
   uint32_t live_blocks_ = 0;
-  // 8 bytes on every target, so the state (and every offset after it) is the same size on
-  // wasm32 and on a 64-bit host.
+  uint32_t unit_shift_ = kWordShift;
+  uint32_t tag_bits_ = 0; // the tag, already shifted into place
+  // 8 bytes each on every target, so the state (and every offset after it) is the same size
+  // on wasm32 and on a 64-bit host.
   union {
     SimpleAllocator* region;
     uint64_t width;
   } next_ = {nullptr};
+  union {
+    uintptr_t address;
+    uint64_t width;
+  } base_ = {0};
 };
 
-static_assert(sizeof(SimpleAllocator) == 296, "region state must be the same on every target");
+static_assert(sizeof(SimpleAllocator) == 312, "region state must be the same on every target");
 
 } // namespace kit
