@@ -65,6 +65,8 @@
 // area), and the neighbour before a free block is used or absent.
 #pragma once
 
+#include "kitalloc.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,9 +81,10 @@ inline constexpr uint32_t kPageShift = 16; // a wasm page: 64 KiB
 inline constexpr uint32_t kMaxRegionBytes = 2u << 20;
 inline constexpr uint32_t kMinBlockBytes = 16;
 inline constexpr uint32_t kMinBlockWords = kMinBlockBytes / kWordBytes;
-// The core serves payloads below 32 KiB; larger ones are the page layer's.
+// The core serves payloads below 32 KiB; larger ones are the page layer's. In words: such a
+// payload plus its header, rounded up to a 16-byte block (the widest rounding the C ABI uses).
 inline constexpr uint32_t kMaxAllocBytes = 32 * 1024 - 1;
-inline constexpr uint32_t kMaxAllocWords = (kMaxAllocBytes + kWordBytes - 1) / kWordBytes;
+inline constexpr uint32_t kMaxAllocWords = (kMaxAllocBytes + kWordBytes + 15) / 16 * 4 - 1;
 // Payload alignment up to 64 KiB (a wasm page); align_bits counts trailing zero bits.
 inline constexpr uint32_t kMaxAlignBits = 16;
 inline constexpr uint32_t kClassCount = 64;
@@ -92,15 +95,7 @@ inline constexpr uint32_t kLargeTag = (1u << (32 - kTagShift)) - 1; // 2047
 inline constexpr uint32_t kMaxRegionTag = kLargeTag - 1;
 
 // Figures in the region's units: words for a word region, pages for the page store.
-struct RegionStats {
-  uint32_t regions;         // regions in the chain
-  uint32_t total_words;     // heap_start .. end, summed
-  uint32_t allocated_words; // heap_start .. unused_start: used blocks and fragments
-  uint32_t unused_words;    // unused_start .. end (the bump area)
-  uint32_t fragment_words;  // in free blocks
-  uint32_t fragments;       // free blocks
-  uint32_t live_blocks;     // used blocks
-};
+using RegionStats = kit_region_stats;
 
 class SimpleAllocator {
 public:

@@ -1,0 +1,292 @@
+// The global heap's layer: regions chain, large page runs, growth, foreign growth, OOM.
+#include "../src/allocator.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <sys/mman.h>
+#include <vector>
+
+using kit::Allocator;
+using kit::Heap;
+
+namespace {
+
+constexpr uintptr_t kPage = 1 << 16;
+
+// A wasm-like memory for one test: 1 GiB reserved, two pages to start, a settable limit, and
+// growth by "someone else" on demand.
+struct TestMemory {
+  TestMemory() {
+    void* mapped = mmap(nullptr, kReserve + kPage, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(mapped != MAP_FAILED);
+    mapping = mapped;
+    start = (uintptr_t(mapped) + kPage - 1) & ~(kPage - 1);
+    end = start + 2 * kPage;
+    current = this;
+  }
+  ~TestMemory() { munmap(mapping, kReserve + kPage); }
+
+  static uintptr_t grow(uint32_t pages, uintptr_t* new_end) {
+    TestMemory& memory = *current;
+    memory.grow_requests += 1;
+    if (uintptr_t(pages) * kPage > memory.limit - (memory.end - memory.start))
+      return 0;
+    uintptr_t old_end = memory.end;
+    memory.end += uintptr_t(pages) * kPage;
+    *new_end = memory.end;
+    return old_end;
+  }
+  Heap heap(uintptr_t data_bytes = 5000) const { return Heap{grow, start + data_bytes, end}; }
+  uintptr_t size() const { return end - start; }
+
+  static constexpr uintptr_t kReserve = uintptr_t(1) << 30;
+  static inline TestMemory* current = nullptr;
+  void* mapping;
+  uintptr_t start, end;
+  uintptr_t limit = kReserve;
+  uint32_t grow_requests = 0;
+};
+
+struct Fixture {
+  Fixture() { allocator.init(memory.heap()); }
+  void* alloc(size_t bytes, uint32_t align_bits = 4) {
+    bool fresh;
+    return allocator.alloc(bytes, align_bits, &fresh);
+  }
+  void require_consistent() {
+    const char* breach = allocator.check();
+    REQUIRE_MESSAGE(breach == nullptr, breach);
+  }
+  TestMemory memory;
+  Allocator allocator{};
+};
+
+uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
+
+} // namespace
+
+TEST_SUITE("Allocator") {
+  TEST_CASE("small blocks come from the region below the first page, then from page runs") {
+    Fixture heap;
+    void* first = heap.alloc(10);
+    REQUIRE(first != nullptr);
+    CHECK(address(first) >= heap.memory.start + 5000);
+    CHECK(address(first) < heap.memory.start + kPage); // the partial region
+    std::vector<void*> blocks;
+    for (int i = 0; i < 2000; ++i)
+      blocks.push_back(heap.alloc(100));
+    kit_stats stats = heap.allocator.stats();
+    CHECK(stats.small.regions >= 2);
+    CHECK(stats.small.live_blocks == 2001);
+    for (void* block : blocks)
+      CHECK(heap.allocator.free(block));
+    CHECK(heap.allocator.free(first));
+    CHECK(heap.allocator.stats().small.live_blocks == 0);
+    heap.require_consistent();
+  }
+
+  TEST_CASE("a region grows in place up to 2 MiB, then a new one starts") {
+    Fixture heap;
+    for (int i = 0; i < 30000; ++i)
+      REQUIRE(heap.alloc(200) != nullptr); // ~6.4 MB of small blocks
+    kit_stats stats = heap.allocator.stats();
+    // One partial region, and the rest in regions of up to 2 MiB (a new region only starts
+    // when the newest one is full).
+    CHECK(stats.small.regions <= 1 + (6 * 1000 * 1000 * 108 / 100) / (2 << 20) + 2);
+    CHECK(stats.small.regions >= 4);
+    heap.require_consistent();
+  }
+
+  TEST_CASE("large blocks: whole pages, reused after free, merged with free neighbours") {
+    Fixture heap;
+    void* a = heap.alloc(100 * 1024);
+    void* b = heap.alloc(100 * 1024);
+    void* c = heap.alloc(100 * 1024);
+    void* guard = heap.alloc(40 * 1024);
+    REQUIRE((a && b && c && guard));
+    CHECK(address(a) % 16 == 0);
+    CHECK(heap.allocator.usable_size(a) >= 100 * 1024);
+    CHECK(heap.allocator.stats().large_blocks == 4);
+    uintptr_t size = heap.memory.size();
+    CHECK(heap.allocator.free(a));
+    CHECK(heap.allocator.free(b));
+    CHECK(heap.allocator.stats().pages.fragments == 1); // a and b merged
+    void* both = heap.alloc(200 * 1024);                // fits the merged run: no growth
+    CHECK(address(both) == address(a));
+    CHECK(heap.memory.size() == size);
+    CHECK(heap.allocator.free(both));
+    CHECK(heap.allocator.free(c));
+    CHECK(heap.allocator.free(guard)); // the top run: everything goes back to the top
+    CHECK(heap.allocator.stats().pages.fragments == 0);
+    CHECK(heap.allocator.stats().pages.allocated_words == 0); // no small block needed a run
+    heap.require_consistent();
+  }
+
+  TEST_CASE("free pages at the top are reused before memory grows") {
+    Fixture heap;
+    for (int round = 0; round < 100; ++round) {
+      void* big = heap.alloc(85196);
+      void* other = heap.alloc(80000);
+      REQUIRE((big && other));
+      heap.allocator.free(big);
+      heap.allocator.free(other);
+    }
+    CHECK(heap.memory.size() <= 8 * kPage); // wee_alloc #106 grew without bound here
+    heap.require_consistent();
+  }
+
+  TEST_CASE("memory grows in few calls: 256 MiB in large blocks") {
+    Fixture heap;
+    size_t total = 0;
+    while (total < (size_t(256) << 20)) {
+      REQUIRE(heap.alloc(1 << 20) != nullptr);
+      total += 1 << 20;
+    }
+    kit_stats stats = heap.allocator.stats();
+    INFO("grow calls: ", stats.grow_calls);
+    CHECK(stats.grow_calls <= 80);
+    // Grown ahead of need: at most 1/8 of memory, and at most 16 MiB.
+    uintptr_t unused = uintptr_t(stats.pages.unused_words) * kPage;
+    CHECK(unused <= heap.memory.size() / 8 + kPage);
+    CHECK(unused <= (uintptr_t(16) << 20));
+  }
+
+  TEST_CASE("every alignment up to 64 KiB, small and large") {
+    Fixture heap;
+    for (uint32_t align_bits = 0; align_bits <= kit::kMaxAlignBits; ++align_bits) {
+      for (size_t bytes : {size_t(1), size_t(100), size_t(5000), size_t(40000), size_t(300000)}) {
+        CAPTURE(align_bits);
+        CAPTURE(bytes);
+        void* block = heap.alloc(bytes, align_bits);
+        REQUIRE(block != nullptr);
+        CHECK(address(block) % (uintptr_t(1) << align_bits) == 0);
+        CHECK(heap.allocator.usable_size(block) >= bytes);
+        std::memset(block, 0xAB, bytes);
+      }
+    }
+    heap.require_consistent();
+    bool fresh;
+    CHECK(heap.allocator.alloc(10, kit::kMaxAlignBits + 1, &fresh) == nullptr);
+  }
+
+  TEST_CASE("out of memory under a limit returns nullptr, and the heap recovers") {
+    Fixture heap;
+    heap.memory.limit = 4 << 20;
+    std::vector<void*> blocks;
+    while (void* block = heap.alloc(50000))
+      blocks.push_back(block);
+    CHECK(heap.memory.size() <= heap.memory.limit);
+    CHECK(heap.memory.size() > heap.memory.limit - 2 * kPage); // it used what there was
+    CHECK(heap.alloc(50000) == nullptr);
+    uint32_t requests = heap.memory.grow_requests;
+    CHECK(heap.alloc(50000) == nullptr);
+    CHECK(heap.memory.grow_requests - requests <= 2); // no loop: one step, then what is missing
+    heap.allocator.free(blocks.back());
+    CHECK(heap.alloc(50000) != nullptr);
+    CHECK(heap.alloc(100) != nullptr);
+    heap.require_consistent();
+  }
+
+  TEST_CASE("requests near SIZE_MAX fail without growing memory") {
+    Fixture heap;
+    uintptr_t size = heap.memory.size();
+    for (size_t bytes = SIZE_MAX - 65535; bytes != 0; ++bytes)
+      REQUIRE(heap.alloc(bytes) == nullptr);
+    CHECK(heap.alloc(size_t(1) << 40) == nullptr);
+    CHECK(heap.memory.size() == size);
+    CHECK(heap.alloc(100) != nullptr);
+  }
+
+  TEST_CASE("memory grown by someone else is never handed out") {
+    Fixture heap;
+    void* before = heap.alloc(100000);
+    REQUIRE(before != nullptr);
+    uintptr_t new_end = 0;
+    uintptr_t foreign_start = TestMemory::grow(3, &new_end);
+    REQUIRE(foreign_start != 0);
+    std::memset(reinterpret_cast<void*>(foreign_start), 0x5A, 3 * kPage);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 200; ++i)
+      blocks.push_back(heap.alloc(i % 2 ? 50000 : 3000));
+    for (void* block : blocks) {
+      REQUIRE(block != nullptr);
+      bool overlaps = address(block) + heap.allocator.usable_size(block) > foreign_start &&
+                      address(block) < new_end;
+      CHECK_FALSE(overlaps);
+    }
+    for (uintptr_t byte = foreign_start; byte < new_end; ++byte)
+      REQUIRE(*reinterpret_cast<unsigned char*>(byte) == 0x5A);
+    CHECK(heap.allocator.stats().pages.regions == 2); // a second span
+    heap.require_consistent();
+  }
+
+  TEST_CASE("resize in place: small blocks, and the top large block grows with memory") {
+    Fixture heap;
+    void* small = heap.alloc(100);
+    CHECK(heap.allocator.resize(small, 1000, 4));
+    CHECK(heap.allocator.usable_size(small) >= 1000);
+    CHECK(heap.allocator.resize(small, 10, 4));
+    CHECK_FALSE(heap.allocator.resize(small, 40000, 4)); // small stays small
+    void* large = heap.alloc(40000);
+    for (size_t bytes = 80000; bytes <= (size_t(64) << 20); bytes *= 2) {
+      CAPTURE(bytes);
+      REQUIRE(heap.allocator.resize(large, bytes, 4)); // realloc doubling never moves
+      CHECK(heap.allocator.usable_size(large) >= bytes);
+    }
+    CHECK(heap.memory.size() < (size_t(64) << 20) * 9 / 8 + (2 << 20));
+    CHECK(heap.allocator.resize(large, 50000, 4)); // shrinks: all other pages back to the top
+    kit_stats stats = heap.allocator.stats();
+    CHECK(stats.pages.allocated_words == 1);
+    CHECK(stats.pages.unused_words == stats.pages.total_words - 1);
+    heap.require_consistent();
+  }
+
+  TEST_CASE("fresh memory is reported so calloc can skip zeroing") {
+    Fixture heap;
+    bool fresh = false;
+    void* large = heap.allocator.alloc(200000, 4, &fresh);
+    CHECK(fresh);
+    std::memset(large, 1, 200000);
+    heap.allocator.free(large);
+    void* again = heap.allocator.alloc(200000, 4, &fresh);
+    CHECK(again == large);
+    CHECK_FALSE(fresh);
+    heap.allocator.alloc(100, 4, &fresh);
+    CHECK_FALSE(fresh); // small blocks are always zeroed by calloc
+  }
+
+  TEST_CASE("an arena: a caller's buffer that never grows") {
+    std::vector<uint64_t> buffer((4 << 20) / 8);
+    auto begin = reinterpret_cast<uintptr_t>(buffer.data());
+    Allocator arena{};
+    arena.init(Heap{nullptr, begin, begin + (4 << 20)});
+    bool fresh;
+    std::vector<void*> blocks;
+    while (void* block = arena.alloc(1000, 4, &fresh))
+      blocks.push_back(block);
+    CHECK(blocks.size() > 3000);
+    for (void* block : blocks) {
+      REQUIRE(address(block) >= begin);
+      REQUIRE(address(block) + 1000 <= begin + (4 << 20));
+    }
+    CHECK(arena.alloc(100000, 4, &fresh) == nullptr);
+    CHECK(arena.free(blocks[0]));
+    CHECK(arena.alloc(1000, 4, &fresh) == blocks[0]);
+    CHECK(arena.check() == nullptr);
+  }
+
+  TEST_CASE("a pointer the heap did not hand out is refused") {
+    Fixture heap;
+    void* block = heap.alloc(100);
+    void* large = heap.alloc(100000);
+    CHECK(heap.allocator.free(block));
+    CHECK_FALSE(heap.allocator.free(block)); // double free of a block still free
+    CHECK(heap.allocator.free(large));
+    CHECK_FALSE(heap.allocator.free(large));
+    heap.require_consistent();
+  }
+}

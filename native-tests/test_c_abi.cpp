@@ -1,0 +1,208 @@
+// The C ABI's semantics, each edge case of the README's table, on the global (native) heap.
+#include "kitalloc.h"
+
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" void kit_native_heap_limit(size_t bytes);
+
+namespace {
+
+uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
+
+const char* check() {
+  const char* breach = kit_check();
+  return breach ? breach : "ok";
+}
+
+} // namespace
+
+TEST_SUITE("C ABI") {
+  TEST_CASE("malloc: default alignment is alignof(max_align_t); malloc(0) is unique") {
+    for (size_t size : {0, 1, 7, 16, 17, 100, 4000, 32767, 32768, 100000}) {
+      CAPTURE(size);
+      void* block = kit_malloc(size);
+      REQUIRE(block != nullptr);
+      CHECK(address(block) % alignof(std::max_align_t) == 0);
+      CHECK(kit_malloc_usable_size(block) >= size);
+      std::memset(block, 0xEE, size);
+      kit_free(block);
+    }
+    void* first = kit_malloc(0);
+    void* second = kit_malloc(0);
+    CHECK(first != nullptr);
+    CHECK(second != nullptr);
+    CHECK(first != second);
+    kit_free(first);
+    kit_free(second);
+    CHECK(std::string(check()) == "ok");
+  }
+
+  TEST_CASE("per-allocation overhead is one word beyond rounding to the alignment") {
+    std::vector<char*> blocks;
+    for (int i = 0; i < 10; ++i)
+      blocks.push_back(static_cast<char*>(kit_malloc(12)));
+    for (int i = 1; i < 10; ++i) // 12 bytes + a 4-byte header: 16-byte steps
+      CHECK(blocks[i] - blocks[i - 1] == 16);
+    for (char* block : blocks)
+      kit_free(block);
+  }
+
+  TEST_CASE("free(NULL) does nothing; malloc_usable_size(NULL) is 0") {
+    kit_stats before, after;
+    kit_get_stats(&before);
+    kit_free(nullptr);
+    kit_get_stats(&after);
+    CHECK(std::memcmp(&before, &after, sizeof before) == 0);
+    CHECK(kit_malloc_usable_size(nullptr) == 0);
+  }
+
+  TEST_CASE("calloc: zeroed, and n * size overflow gives NULL with ENOMEM") {
+    // Dirty some memory first so that calloc has to zero reused blocks.
+    for (size_t size : {size_t(64), size_t(5000), size_t(200000)}) {
+      void* dirty = kit_malloc(size);
+      std::memset(dirty, 0xFF, size);
+      kit_free(dirty);
+      auto* zeroed = static_cast<unsigned char*>(kit_calloc(1, size));
+      REQUIRE(zeroed != nullptr);
+      CHECK(zeroed == dirty);
+      size_t nonzero = 0;
+      for (size_t i = 0; i < size; ++i)
+        nonzero += zeroed[i] != 0;
+      CHECK(nonzero == 0);
+      kit_free(zeroed);
+    }
+    errno = 0;
+    CHECK(kit_calloc(SIZE_MAX, 2) == nullptr);
+    CHECK(errno == ENOMEM);
+    CHECK(kit_calloc(size_t(1) << 33, size_t(1) << 33) == nullptr);
+    void* empty = kit_calloc(0, 10);
+    CHECK(empty != nullptr);
+    kit_free(empty);
+  }
+
+  TEST_CASE("realloc: NULL is malloc; size 0 frees and returns NULL; contents kept") {
+    auto* block = static_cast<unsigned char*>(kit_realloc(nullptr, 40));
+    REQUIRE(block != nullptr);
+    for (int i = 0; i < 40; ++i)
+      block[i] = static_cast<unsigned char>(i);
+    kit_stats before;
+    kit_get_stats(&before);
+    CHECK(kit_realloc(block, 0) == nullptr);
+    kit_stats after;
+    kit_get_stats(&after);
+    CHECK(after.small.live_blocks == before.small.live_blocks - 1);
+
+    block = static_cast<unsigned char*>(kit_malloc(40));
+    for (int i = 0; i < 40; ++i)
+      block[i] = static_cast<unsigned char>(i);
+    for (size_t size : {size_t(100), size_t(20), size_t(50000), size_t(3000000), size_t(30)}) {
+      CAPTURE(size);
+      block = static_cast<unsigned char*>(kit_realloc(block, size));
+      REQUIRE(block != nullptr);
+      for (int i = 0; i < 20; ++i)
+        REQUIRE(block[i] == i);
+    }
+    kit_free(block);
+  }
+
+  TEST_CASE("realloc grows and shrinks in place when the neighbour allows") {
+    void* block = kit_malloc(100);
+    void* neighbour = kit_malloc(100);
+    kit_free(neighbour); // free space right after block
+    CHECK(kit_realloc(block, 180) == block);
+    CHECK(kit_realloc(block, 50) == block);
+    void* large = kit_malloc(100000);
+    for (size_t size = 200000; size <= (size_t(32) << 20); size *= 2)
+      CHECK(kit_realloc(large, size) == large); // the top run grows with memory
+    CHECK(kit_realloc(large, 40000) == large);
+    kit_free(large);
+    kit_free(block);
+    CHECK(std::string(check()) == "ok");
+  }
+
+  TEST_CASE("aligned_alloc / memalign: powers of two up to 64 KiB; others give NULL, EINVAL") {
+    for (size_t alignment = 1; alignment <= 65536; alignment *= 2) {
+      for (size_t size : {size_t(1), size_t(3000), size_t(70000)}) {
+        CAPTURE(alignment);
+        CAPTURE(size);
+        void* block = kit_aligned_alloc(alignment, size);
+        REQUIRE(block != nullptr);
+        CHECK(address(block) % alignment == 0);
+        CHECK(address(block) % alignof(std::max_align_t) == 0);
+        kit_free(block);
+        block = kit_memalign(alignment, size);
+        REQUIRE(block != nullptr);
+        CHECK(address(block) % alignment == 0);
+        kit_free(block);
+      }
+    }
+    for (size_t alignment : {size_t(0), size_t(3), size_t(24), size_t(131072), SIZE_MAX}) {
+      CAPTURE(alignment);
+      errno = 0;
+      CHECK(kit_aligned_alloc(alignment, 10) == nullptr);
+      CHECK(errno == EINVAL);
+      errno = 0;
+      CHECK(kit_memalign(alignment, 10) == nullptr);
+      CHECK(errno == EINVAL);
+    }
+  }
+
+  TEST_CASE("posix_memalign: EINVAL for bad alignments, ENOMEM when out of memory") {
+    void* out = &out;
+    for (size_t alignment : {size_t(0), size_t(2), size_t(4), size_t(12), size_t(131072)}) {
+      CAPTURE(alignment);
+      CHECK(kit_posix_memalign(&out, alignment, 10) == EINVAL);
+      CHECK(out == &out); // untouched
+    }
+    CHECK(kit_posix_memalign(&out, 4096, 10) == 0);
+    CHECK(address(out) % 4096 == 0);
+    kit_free(out);
+    out = &out;
+    CHECK(kit_posix_memalign(&out, 64, SIZE_MAX - 10) == ENOMEM);
+    CHECK(out == &out);
+  }
+
+  TEST_CASE("every request from SIZE_MAX - 65535 to SIZE_MAX returns NULL, then malloc works") {
+    size_t non_null = 0;
+    for (size_t size = SIZE_MAX - 65535; size != 0; ++size) {
+      void* block = kit_malloc(size);
+      non_null += block != nullptr;
+      kit_free(block);
+      block = kit_realloc(nullptr, size);
+      non_null += block != nullptr;
+      kit_free(block);
+    }
+    CHECK(non_null == 0);
+    void* block = kit_malloc(100);
+    CHECK(block != nullptr);
+    kit_free(block);
+  }
+
+  TEST_CASE("out of memory gives NULL and ENOMEM, and the heap stays usable") {
+    kit_native_heap_limit(64 << 20);
+    std::vector<void*> blocks;
+    errno = 0;
+    while (void* block = kit_malloc(1 << 20))
+      blocks.push_back(block);
+    CHECK(errno == ENOMEM);
+    CHECK(blocks.size() > 20);
+    void* small = nullptr;
+    while ((small = kit_malloc(1000)) != nullptr) // the small regions fill up too
+      blocks.push_back(small);
+    CHECK(kit_realloc(blocks.front(), 200 << 20) == nullptr); // the old block is untouched
+    for (void* block : blocks)
+      kit_free(block);
+    kit_native_heap_limit(SIZE_MAX);
+    void* block = kit_malloc(10 << 20);
+    CHECK(block != nullptr);
+    kit_free(block);
+    CHECK(std::string(check()) == "ok");
+  }
+}

@@ -1,0 +1,248 @@
+// The global heap: the policy is stated in allocator.hpp.
+#include "allocator.hpp"
+
+namespace kit {
+namespace {
+
+constexpr uintptr_t kPageMask = kPageBytes - 1;
+
+uintptr_t page_ceil(uintptr_t address) { return (address + kPageMask) & ~kPageMask; }
+
+// Pages for bytes, or more than kMaxBlockUnits when bytes is out of reach.
+size_t pages_for(size_t bytes) {
+  return bytes > SIZE_MAX - kPageMask ? SIZE_MAX : (bytes + kPageMask) >> kPageShift;
+}
+
+// Payload words for `bytes`, the block rounded to the alignment up to 16 bytes so that
+// neighbouring blocks keep the usual alignment without gaps.
+size_t word_count_for(size_t bytes, uint32_t align_bits) {
+  size_t grain = size_t(1) << (align_bits < 2 ? 2 : align_bits > 4 ? 4 : align_bits);
+  return ((bytes + kWordBytes + grain - 1) & ~(grain - 1)) / kWordBytes - 1;
+}
+
+// Bytes of bump area that surely hold such a block, wherever the bump pointer is.
+size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
+  size_t align_bytes = size_t(1) << align_bits;
+  size_t gap = align_bits > 2
+                   ? align_bytes + (align_bytes > kMinBlockBytes ? align_bytes : kMinBlockBytes)
+                   : 0;
+  return (word_count + 1) * kWordBytes + gap;
+}
+
+} // namespace
+
+void Allocator::init(const Heap& heap) {
+  heap_ = heap;
+  memory_end_ = heap.end;
+  clean_from_ = heap.begin;
+  uintptr_t first_page = page_ceil(heap.begin);
+  if (first_page > heap.end)
+    first_page = heap.end & ~kPageMask;
+  if (first_page > heap.begin)
+    partial_ = add_region(reinterpret_cast<void*>(heap.begin), reinterpret_cast<void*>(first_page));
+  uintptr_t end_page = heap.end & ~kPageMask;
+  if (end_page < first_page)
+    end_page = first_page;
+  pages_ = SimpleAllocator::create_page_store(span_states_[0], first_page - kPageBytes, 1,
+                                              1 + uint32_t((end_page - first_page) >> kPageShift));
+  span_count_ = 1;
+}
+
+SimpleAllocator* Allocator::add_region(void* begin, void* end) {
+  if (region_count_ > kMaxRegionTag)
+    return nullptr;
+  SimpleAllocator* region = SimpleAllocator::create(begin, end, region_count_);
+  if (region == nullptr)
+    return nullptr;
+  regions_[region_count_++] = region;
+  region->chain(small_);
+  small_ = region;
+  return region;
+}
+
+void* Allocator::alloc(size_t bytes, uint32_t align_bits, bool* fresh) {
+  *fresh = false;
+  if (align_bits > kMaxAlignBits)
+    return nullptr;
+  if (bytes > kMaxAllocBytes)
+    return alloc_large(bytes, align_bits, fresh);
+  return alloc_small(word_count_for(bytes, align_bits), align_bits);
+}
+
+void* Allocator::alloc_small(size_t word_count, uint32_t align_bits) {
+  if (small_ != nullptr)
+    if (void* payload = small_->alloc(word_count, align_bits))
+      return payload;
+  // grow_small leaves the newest region with room for this block: the second try succeeds.
+  if (!grow_small(uint32_t(worst_case_bytes(word_count, align_bits))))
+    return nullptr;
+  return small_->alloc(word_count, align_bits);
+}
+
+// Room for `bytes` more in the newest region: its run grows where it stands when it is at the
+// top of the page store and stays within 2 MiB, else a new region starts in a new run.
+bool Allocator::grow_small(uint32_t bytes) {
+  SimpleAllocator* newest = small_;
+  if (newest != nullptr && newest != partial_) {
+    uintptr_t room = newest->end() - newest->unused_start();
+    auto more_pages = uint32_t(pages_for(bytes - (room < bytes ? room : bytes)));
+    void* run = reinterpret_cast<unsigned char*>(newest) - kWordBytes;
+    uintptr_t grown_end = newest->end() + (uintptr_t(more_pages) << kPageShift);
+    if (grown_end - uintptr_t(newest) <= kMaxRegionBytes &&
+        resize_run(run, SimpleAllocator::block_units(run) + more_pages))
+      return newest->extend(reinterpret_cast<void*>(grown_end));
+  }
+  auto pages = uint32_t(pages_for(bytes + 2 * kWordBytes + sizeof(SimpleAllocator)));
+  void* run = take_pages(pages);
+  if (run == nullptr)
+    return false;
+  uintptr_t run_end = uintptr_t(run) - kWordBytes + (uintptr_t(pages) << kPageShift);
+  if (add_region(run, reinterpret_cast<void*>(run_end)) == nullptr) {
+    pages_->dealloc(run);
+    return false;
+  }
+  return true;
+}
+
+uint32_t Allocator::pages_free_at_top() const {
+  return uint32_t((pages_->end() - pages_->unused_start()) >> kPageShift);
+}
+
+// A run of `pages`, growing memory when the page store has none. Growth that turns out not to
+// be adjacent starts a new span, which may need one more growth: never more than two.
+void* Allocator::take_pages(uint32_t pages) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (void* run = pages_->alloc_units(pages)) {
+      mark_written(run, pages);
+      return run;
+    }
+    uint32_t at_top = pages_free_at_top();
+    if (attempt == 2 || !grow_memory(pages - (at_top < pages ? at_top : pages)))
+      return nullptr;
+  }
+  return nullptr;
+}
+
+// Resizes a run where it stands, growing memory when it is the top run of the newest span.
+bool Allocator::resize_run(void* run, uint32_t pages) {
+  bool resized = pages_->resize_units(run, pages);
+  uint32_t have = SimpleAllocator::block_units(run);
+  if (!resized && pages_->contains(run) &&
+      uintptr_t(run) - kWordBytes + (uintptr_t(have) << kPageShift) == pages_->unused_start())
+    resized = grow_memory(pages - have - pages_free_at_top()) && pages_->resize_units(run, pages);
+  if (resized)
+    mark_written(run, pages);
+  return resized;
+}
+
+// Memory handed out may be written: it no longer reads as zeros.
+void Allocator::mark_written(const void* run, uint32_t pages) {
+  uintptr_t run_end = uintptr_t(run) - kWordBytes + (uintptr_t(pages) << kPageShift);
+  clean_from_ = run_end > clean_from_ ? run_end : clean_from_;
+}
+
+bool Allocator::grow_memory(uint32_t pages_missing) {
+  if (heap_.grow == nullptr)
+    return false;
+  uint32_t owned_pages = uint32_t((memory_end_ - heap_.begin) >> kPageShift);
+  uint32_t ahead = owned_pages / 8 < kMaxGrowStepPages ? owned_pages / 8 : kMaxGrowStepPages;
+  uint32_t step = pages_missing > ahead ? pages_missing : ahead;
+  uintptr_t new_end = 0;
+  uintptr_t start = heap_.grow(step, &new_end);
+  if (start == 0 && step > pages_missing)
+    start = heap_.grow(pages_missing, &new_end);
+  if (start == 0)
+    return false;
+  grow_calls_ += 1;
+  grown_pages_ += uint32_t((new_end - start) >> kPageShift);
+  bool adjacent = start == memory_end_ && pages_->end() == memory_end_;
+  memory_end_ = new_end;
+  if (adjacent)
+    return pages_->extend(reinterpret_cast<void*>(new_end));
+  if (span_count_ == kMaxSpans)
+    return false;
+  SimpleAllocator* span =
+      SimpleAllocator::create_page_store(span_states_[span_count_], start - kPageBytes, 1,
+                                         1 + uint32_t((new_end - start) >> kPageShift));
+  if (span == nullptr)
+    return false;
+  span_count_ += 1;
+  span->chain(pages_);
+  pages_ = span;
+  return true;
+}
+
+void* Allocator::run_of(const void* large_payload) {
+  return reinterpret_cast<void*>(((uintptr_t(large_payload) - kWordBytes) & ~kPageMask) +
+                                 kWordBytes);
+}
+
+void* Allocator::alloc_large(size_t bytes, uint32_t align_bits, bool* fresh) {
+  size_t offset = size_t(1) << align_bits;
+  offset = offset > kLargeHeaderBytes ? offset : kLargeHeaderBytes;
+  if (bytes > SIZE_MAX - offset || pages_for(bytes + offset) > kMaxBlockUnits)
+    return nullptr;
+  auto pages = uint32_t(pages_for(bytes + offset));
+  uintptr_t clean_before = clean_from_;
+  void* run = take_pages(pages);
+  if (run == nullptr)
+    return nullptr;
+  uintptr_t run_start = uintptr_t(run) - kWordBytes;
+  *fresh = run_start >= clean_before;
+  auto* payload = reinterpret_cast<Word*>(run_start + offset);
+  payload[-1] = kLargeTag << kTagShift;
+  large_blocks_ += 1;
+  return payload;
+}
+
+bool Allocator::free(void* ptr) {
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
+  if (tag == kLargeTag) {
+    if (!pages_->dealloc(run_of(ptr)))
+      return false;
+    large_blocks_ -= 1;
+    return true;
+  }
+  return tag < region_count_ && regions_[tag]->dealloc(ptr);
+}
+
+bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
+  if (tag == kLargeTag) {
+    uintptr_t offset = uintptr_t(ptr) - (uintptr_t(run_of(ptr)) - kWordBytes);
+    return bytes > kMaxAllocBytes && bytes <= SIZE_MAX - offset &&
+           pages_for(bytes + offset) <= kMaxBlockUnits &&
+           resize_run(run_of(ptr), uint32_t(pages_for(bytes + offset)));
+  }
+  return bytes <= kMaxAllocBytes && tag < region_count_ &&
+         regions_[tag]->resize_in_place(ptr, word_count_for(bytes, align_bits));
+}
+
+size_t Allocator::usable_size(const void* ptr) const {
+  if (SimpleAllocator::tag_of(ptr) != kLargeTag)
+    return size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
+  const void* run = run_of(ptr);
+  uintptr_t run_end =
+      uintptr_t(run) - kWordBytes + (uintptr_t(SimpleAllocator::block_units(run)) << kPageShift);
+  return run_end - uintptr_t(ptr);
+}
+
+kit_stats Allocator::stats() const {
+  kit_stats stats = {};
+  if (small_ != nullptr)
+    stats.small = small_->stats();
+  stats.pages = pages_->stats();
+  stats.large_blocks = large_blocks_;
+  stats.grow_calls = grow_calls_;
+  stats.grown_pages = grown_pages_;
+  return stats;
+}
+
+const char* Allocator::check() const {
+  if (small_ != nullptr)
+    if (const char* breach = small_->check())
+      return breach;
+  return pages_->check();
+}
+
+} // namespace kit

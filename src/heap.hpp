@@ -1,0 +1,31 @@
+// Where the global allocator's memory comes from. This layer, and only this layer, differs by
+// platform: heap_wasm.cpp (memory.grow, or emscripten_resize_heap under Emscripten) and
+// heap_native.cpp (one address-space reservation handed out in 64 KiB pages, so native tests
+// see the same growth and out-of-memory paths). A caller's arena is a Heap that cannot grow.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace kit {
+
+struct Heap {
+  // Makes at least `pages` more 64 KiB pages available. Returns the address where the new
+  // memory starts (the end of memory before the call, page-aligned) and sets *new_end, or
+  // returns 0 when memory cannot grow by that much. Memory between the end the caller last
+  // saw and the returned address was grown by someone else: it is not ours.
+  uintptr_t (*grow)(uint32_t pages, uintptr_t* new_end);
+  uintptr_t begin; // the first byte we may use
+  uintptr_t end;   // the end of the memory there is now
+};
+
+// The platform's heap, as it is now.
+Heap platform_heap();
+
+enum class Error { out_of_memory, invalid_argument };
+// The platform's ENOMEM / EINVAL (Linux's numbers where there is no errno).
+int error_code(Error error);
+// Sets errno where the platform has one; nothing in freestanding wasm.
+void set_errno(Error error);
+
+} // namespace kit

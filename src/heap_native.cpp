@@ -1,0 +1,68 @@
+// The native heap: emulates wasm memory for tests. It reserves 4 GiB of address space once (no
+// memory is committed until used), starts with a module-like layout (data below "heap base",
+// two pages of memory) and grows page by page up to a settable limit, so native tests take
+// the same growth and out-of-memory paths as wasm.
+#include "heap.hpp"
+
+#include "kitalloc.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+namespace kit {
+namespace {
+
+constexpr uintptr_t kPageBytes = uintptr_t(1) << 16;
+constexpr uintptr_t kReserveBytes = uintptr_t(4) << 30;
+constexpr uintptr_t kInitialBytes = 2 * kPageBytes;
+constexpr uintptr_t kHeapBaseOffset = 5000; // where a module's data and stack would end
+
+struct NativeMemory {
+  uintptr_t start = 0; // page-aligned
+  uintptr_t end = 0;
+  uintptr_t limit = kReserveBytes;
+};
+NativeMemory memory;
+
+bool reserve() {
+  if (memory.start != 0)
+    return true;
+  void* mapped = mmap(nullptr, kReserveBytes + kPageBytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED)
+    return false;
+  memory.start = (uintptr_t(mapped) + kPageBytes - 1) & ~(kPageBytes - 1);
+  memory.end = memory.start + kInitialBytes;
+  return true;
+}
+
+uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
+  uintptr_t bytes = uintptr_t(pages) * kPageBytes;
+  if (!reserve() || bytes > memory.limit - (memory.end - memory.start))
+    return 0;
+  uintptr_t old_end = memory.end;
+  memory.end += bytes;
+  *new_end = memory.end;
+  return old_end;
+}
+
+} // namespace
+
+Heap platform_heap() {
+  reserve();
+  return Heap{grow_memory, memory.start + kHeapBaseOffset, memory.end};
+}
+
+int error_code(Error error) { return error == Error::out_of_memory ? ENOMEM : EINVAL; }
+void set_errno(Error error) { errno = error_code(error); }
+
+} // namespace kit
+
+extern "C" void kit_native_heap_limit(size_t bytes) {
+  kit::memory.limit = bytes < kit::kReserveBytes ? bytes : kit::kReserveBytes;
+}
+
+extern "C" int kit_native_heap_grow_foreign(uint32_t pages) {
+  uintptr_t new_end;
+  return kit::grow_memory(pages, &new_end) != 0;
+}

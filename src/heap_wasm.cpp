@@ -1,0 +1,47 @@
+// The wasm heap: from __heap_base to memory.size, grown with memory.grow. Under Emscripten,
+// growth goes through emscripten_resize_heap so that the JS views of memory are renewed.
+#include "heap.hpp"
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/heap.h>
+#endif
+#if __has_include(<errno.h>)
+#include <errno.h>
+#endif
+
+extern "C" unsigned char __heap_base;
+
+namespace kit {
+namespace {
+
+constexpr uint32_t kPageShift = 16;
+
+uintptr_t memory_end() { return uintptr_t(__builtin_wasm_memory_size(0)) << kPageShift; }
+
+uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
+  uintptr_t old_end = memory_end();
+#ifdef __EMSCRIPTEN__
+  uintptr_t wanted = old_end + (uintptr_t(pages) << kPageShift);
+  if (pages > (UINTPTR_MAX - old_end) >> kPageShift || !emscripten_resize_heap(wanted))
+    return 0;
+#else
+  if (__builtin_wasm_memory_grow(0, pages) < 0)
+    return 0;
+#endif
+  *new_end = memory_end();
+  return old_end;
+}
+
+} // namespace
+
+Heap platform_heap() { return Heap{grow_memory, uintptr_t(&__heap_base), memory_end()}; }
+
+#if __has_include(<errno.h>)
+int error_code(Error error) { return error == Error::out_of_memory ? ENOMEM : EINVAL; }
+void set_errno(Error error) { errno = error_code(error); }
+#else
+int error_code(Error error) { return error == Error::out_of_memory ? 12 : 22; }
+void set_errno(Error) {}
+#endif
+
+} // namespace kit
