@@ -141,6 +141,14 @@ void Allocator::mark_written(const void* run, uint32_t pages) {
   clean_from_ = run_end > clean_from_ ? run_end : clean_from_;
 }
 
+// Asks the heap for `pages`; trusts it only as far as it delivered them.
+uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
+  uintptr_t start = heap_.grow(pages, new_end);
+  bool delivered = start != 0 && start >= memory_end_ && *new_end > start &&
+                   (*new_end - start) >> kPageShift >= pages;
+  return delivered ? start : 0;
+}
+
 bool Allocator::grow_memory(uint32_t pages_missing) {
   if (heap_.grow == nullptr)
     return false;
@@ -148,9 +156,9 @@ bool Allocator::grow_memory(uint32_t pages_missing) {
   uint32_t ahead = owned_pages / 8 < kMaxGrowStepPages ? owned_pages / 8 : kMaxGrowStepPages;
   uint32_t step = pages_missing > ahead ? pages_missing : ahead;
   uintptr_t new_end = 0;
-  uintptr_t start = heap_.grow(step, &new_end);
+  uintptr_t start = try_grow(step, &new_end);
   if (start == 0 && step > pages_missing)
-    start = heap_.grow(pages_missing, &new_end);
+    start = try_grow(pages_missing, &new_end);
   if (start == 0)
     return false;
   grow_calls_ += 1;

@@ -66,6 +66,7 @@ private:
   bool resize_run(void* run, uint32_t pages);
   void mark_written(const void* run, uint32_t pages);
   bool grow_memory(uint32_t pages_missing);
+  uintptr_t try_grow(uint32_t pages, uintptr_t* new_end) const;
   uint32_t pages_free_at_top() const;
   SimpleAllocator* add_region(void* begin, void* end);
   static void* run_of(const void* large_payload);

@@ -25,7 +25,7 @@ uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
   if (pages > (UINTPTR_MAX - old_end) >> kPageShift || !emscripten_resize_heap(wanted))
     return 0;
 #else
-  if (__builtin_wasm_memory_grow(0, pages) < 0)
+  if (__builtin_wasm_memory_grow(0, pages) == size_t(-1)) // size_t: -1 is failure, not < 0
     return 0;
 #endif
   *new_end = memory_end();
