@@ -11,6 +11,7 @@
 #include <vector>
 
 extern "C" void kit_native_heap_limit(size_t bytes);
+extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages);
 
 namespace {
 
@@ -203,6 +204,47 @@ TEST_SUITE("C ABI") {
     void* block = kit_malloc(10 << 20);
     CHECK(block != nullptr);
     kit_free(block);
+    CHECK(std::string(check()) == "ok");
+  }
+
+  TEST_CASE("memory grown by other code between calls is never handed out") {
+    // Fill the free pages at the top, so that the next growth comes after the foreign pages.
+    std::vector<void*> blocks;
+    auto drain_top = [&blocks] {
+      kit_stats now;
+      kit_get_stats(&now);
+      while (now.pages.unused_words > 0) {
+        blocks.push_back(kit_malloc(40000));
+        kit_get_stats(&now);
+      }
+    };
+    drain_top();
+    constexpr size_t kForeignBytes = 4 << 16;
+    auto* foreign = reinterpret_cast<unsigned char*>(kit_native_heap_grow_foreign(4));
+    REQUIRE(foreign != nullptr);
+    std::memset(foreign, 0x5A, kForeignBytes);
+    kit_stats before;
+    kit_get_stats(&before);
+    std::vector<unsigned char*> fresh;
+    for (int i = 0; i < 200; ++i)
+      fresh.push_back(static_cast<unsigned char*>(kit_malloc(i % 2 ? 60000 : 500)));
+    kit_stats after;
+    kit_get_stats(&after);
+    CHECK(after.grow_calls > before.grow_calls);
+    CHECK(after.pages.regions == before.pages.regions + 1); // a new span past the gap
+    for (unsigned char* block : fresh) {
+      REQUIRE(block != nullptr);
+      std::memset(block, 0x77, kit_malloc_usable_size(block));
+    }
+    size_t changed = 0;
+    for (size_t i = 0; i < kForeignBytes; ++i)
+      changed += foreign[i] != 0x5A;
+    CHECK(changed == 0);
+    CHECK(std::string(check()) == "ok");
+    for (void* block : blocks)
+      kit_free(block);
+    for (unsigned char* block : fresh)
+      kit_free(block);
     CHECK(std::string(check()) == "ok");
   }
 }

@@ -62,7 +62,8 @@ extern "C" void kit_native_heap_limit(size_t bytes) {
   kit::memory.limit = bytes < kit::kReserveBytes ? bytes : kit::kReserveBytes;
 }
 
-extern "C" int kit_native_heap_grow_foreign(uint32_t pages) {
+// Grows memory as other code would; returns where the new pages start, or 0.
+extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages) {
   uintptr_t new_end;
-  return kit::grow_memory(pages, &new_end) != 0;
+  return kit::grow_memory(pages, &new_end);
 }
