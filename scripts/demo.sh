@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
-# Builds the native (g++) tree and runs the demo.
+# The README's first command: installs what is missing, builds kitalloc for freestanding wasm32,
+# WASI and Emscripten, installs each under build/install/<flavour>, builds the examples/
+# projects against them, and runs the WASI demo under Node (what it allocated, the heap's stats).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
 ./scripts/deps.sh
-
-if [[ ! -f examples/demo.cpp ]]; then
-  echo "demo.sh: examples/demo.cpp does not exist yet" >&2
-  exit 1
-fi
-cmake -S . -B build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ >/dev/null
-cmake --build build/gcc -j2 --target kitalloc-demo
-exec build/gcc/kitalloc-demo "$@"
+exec ./scripts/examples.sh

@@ -5,6 +5,8 @@
 #   build/wasm32      freestanding wasm32    (core-smoke under Node and wasm-interp)
 #   build/wasi        WASI, wasi-libc        (core-smoke under Node's WASI)
 #   build/emscripten  Emscripten             (core-smoke under Node)
+#   examples          scripts/examples.sh: each wasm flavour installed, examples/ built against
+#                     the installs with find_package(kitalloc), run under Node
 # All are RelWithDebInfo (-O2 -g) with assertions kept (KITALLOC_ASSERTIONS=ON undoes NDEBUG):
 # the allocator is tested as it ships, optimized. Last line: "N passed, 0 failed", N being the
 # number of flavours whose ctest run passed.
@@ -49,5 +51,10 @@ flavour wasi cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
 # Emscripten's own toolchain file (via emcmake). Its default test emulator,
 # `node --experimental-wasm-threads`, is rejected by Node 20: use plain node.
 flavour emscripten emcmake cmake -DCMAKE_CROSSCOMPILING_EMULATOR="$(command -v node)"
+
+# The installed packages as users get them: find_package(kitalloc) in examples/, run under Node.
+echo "==> [examples] install each wasm flavour, build and run examples/"
+./scripts/examples.sh || die "[examples] scripts/examples.sh"
+passed=$((passed + 1))
 
 echo "${passed} passed, 0 failed"

@@ -7,4 +7,6 @@ set(CMAKE_EXECUTABLE_SUFFIX_CXX .wasm)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# Packages built for wasm (kitalloc's own install, for one) live wherever they were installed,
+# not only in the sysroot: CMAKE_PREFIX_PATH=<prefix> must find them.
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)

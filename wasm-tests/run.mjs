@@ -73,8 +73,10 @@ async function runWasi() {
 
 function runEmscripten() {
   // The generated loader is a CommonJS script that calls process.exit itself: run it in its own
-  // process. Needs -sWASM_ASYNC_COMPILATION=0 (or --no-experimental-fetch) on Node 20.
-  const child = spawnSync(process.execPath, ['--no-warnings', path.resolve(file), ...rest], {
+  // process. Emscripten 3.1.6's loader fetch()es the .wasm by path when Node has fetch (20 does):
+  // --no-experimental-fetch makes it read the file (or link with -sWASM_ASYNC_COMPILATION=0).
+  const nodeFlags = ['--no-warnings', '--no-experimental-fetch'];
+  const child = spawnSync(process.execPath, [...nodeFlags, path.resolve(file), ...rest], {
     stdio: 'inherit',
   });
   if (child.error) crashed(child.error);
