@@ -37,19 +37,71 @@ typedef struct kit_region_stats {
   uint32_t live_blocks;     /* used blocks */
 } kit_region_stats;
 
+/* The global heap's figures. Byte figures count usable bytes (malloc_usable_size) of live
+ * blocks. Every field after `pages` is kept as it happens (O(1)); the two kit_region_stats sum
+ * over their chains (O(regions)). The layout is the same on wasm32 and 64-bit hosts: 18 32-bit
+ * fields, then 64-bit ones from byte 72 (JavaScript reads it with a DataView). */
 typedef struct kit_stats {
-  kit_region_stats small; /* blocks below 32 KiB, in words */
-  kit_region_stats pages; /* the page store, in 64 KiB pages */
-  uint32_t large_blocks;  /* blocks of 32 KiB and more */
-  uint32_t grow_calls;    /* successful calls to grow memory */
-  uint32_t grown_pages;   /* pages those calls added */
+  kit_region_stats small;   /* blocks below 32 KiB, in words */
+  kit_region_stats pages;   /* the page store, in 64 KiB pages */
+  uint32_t large_blocks;    /* blocks of 32 KiB and more */
+  uint32_t large_pages;     /* pages those blocks' runs take */
+  uint32_t grow_calls;      /* successful calls to grow memory */
+  uint32_t grown_pages;     /* pages those calls added */
+  uint64_t memory_bytes;    /* memory kitalloc owns: from its heap start to the end of memory */
+  uint64_t bytes_in_use;    /* usable bytes of live blocks */
+  uint64_t peak_bytes;      /* highest bytes_in_use so far */
+  uint64_t trip_peak_bytes; /* highest bytes_in_use since kit_reset_trip_peak() */
+  uint64_t malloc_calls;    /* malloc, and operator new */
+  uint64_t calloc_calls;
+  uint64_t realloc_calls;
+  uint64_t aligned_calls; /* aligned_alloc, posix_memalign, memalign, aligned operator new */
+  uint64_t free_calls;    /* free of a non-NULL pointer, and operator delete */
+  uint64_t failed_calls;  /* calls that returned NULL or an error: out of memory, bad input */
 } kit_stats;
 
-/* The global heap's figures. */
 void kit_get_stats(kit_stats* out);
+/* Starts a new trip: trip_peak_bytes becomes the current bytes_in_use. */
+void kit_reset_trip_peak(void);
+
 /* Verifies every invariant of every region and span: NULL when all hold, else a description
  * of the first breach. Costs O(blocks). */
 const char* kit_check(void);
+
+/* kit_walk: every part of the heap, in address order. A span (memory kitalloc owns in one
+ * piece) is followed by its page runs: a small-block region (followed by its blocks, then its
+ * unused tail), a large block, or a free run; then the span's unused top. The region below the
+ * first page boundary, if any, comes first. Addresses and sizes in bytes; `index` is the
+ * region's number (regions, blocks) or the span's (spans, runs). */
+typedef enum kit_walk_kind {
+  KIT_WALK_SPAN = 0,
+  KIT_WALK_REGION = 1,
+  KIT_WALK_USED = 2,     /* a used block in a region (header included) */
+  KIT_WALK_FREE = 3,     /* a free block in a region */
+  KIT_WALK_UNUSED = 4,   /* above a bump pointer: a region's tail, a span's top */
+  KIT_WALK_LARGE = 5,    /* a large block's page run */
+  KIT_WALK_FREE_RUN = 6, /* a free page run */
+} kit_walk_kind;
+
+typedef struct kit_walk_entry {
+  uint64_t address;
+  uint64_t bytes;
+  uint32_t kind; /* kit_walk_kind */
+  uint32_t index;
+} kit_walk_entry;
+
+typedef void (*kit_walk_visitor)(const kit_walk_entry* entry, void* context);
+/* Calls visit for each entry; the heap must not change meanwhile. O(blocks). */
+void kit_walk(kit_walk_visitor visit, void* context);
+/* The same into an array (for JavaScript): writes up to `capacity` entries, returns how many
+ * there are in all. */
+size_t kit_walk_into(kit_walk_entry* out, size_t capacity);
+
+/* A histogram of request sizes, only in builds with -DKITALLOC_SIZE_HISTOGRAM=ON (alloc_cat's
+ * audit_sizes): bucket i counts requests of bit-width i bytes (0: size 0, 1: 1, 2: 2..3,
+ * ... 32: 2^31 and more). Writes min(count, 33) buckets and returns that number; returns 0,
+ * writing nothing, in builds without it. */
+size_t kit_size_histogram(uint64_t* buckets, size_t count);
 
 #ifdef __cplusplus
 }

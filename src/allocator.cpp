@@ -64,9 +64,18 @@ void* Allocator::alloc(size_t bytes, uint32_t align_bits, bool* fresh) {
   *fresh = false;
   if (align_bits > kMaxAlignBits)
     return nullptr;
-  if (bytes > kMaxAllocBytes)
-    return alloc_large(bytes, align_bits, fresh);
-  return alloc_small(word_count_for(bytes, align_bits), align_bits);
+  void* payload = bytes > kMaxAllocBytes
+                      ? alloc_large(bytes, align_bits, fresh)
+                      : alloc_small(word_count_for(bytes, align_bits), align_bits);
+  if (payload != nullptr)
+    count_in_use(usable_size(payload), 0);
+  return payload;
+}
+
+void Allocator::count_in_use(uint64_t added_bytes, uint64_t removed_bytes) {
+  bytes_in_use_ = bytes_in_use_ + added_bytes - removed_bytes;
+  peak_bytes_ = bytes_in_use_ > peak_bytes_ ? bytes_in_use_ : peak_bytes_;
+  trip_peak_bytes_ = bytes_in_use_ > trip_peak_bytes_ ? bytes_in_use_ : trip_peak_bytes_;
 }
 
 void* Allocator::alloc_small(size_t word_count, uint32_t align_bits) {
@@ -200,30 +209,47 @@ void* Allocator::alloc_large(size_t bytes, uint32_t align_bits, bool* fresh) {
   auto* payload = reinterpret_cast<Word*>(run_start + offset);
   payload[-1] = kLargeTag << kTagShift;
   large_blocks_ += 1;
+  large_pages_ += pages;
   return payload;
 }
 
 bool Allocator::free(void* ptr) {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
+  if (tag != kLargeTag && tag >= region_count_)
+    return false;
+  size_t bytes = usable_size(ptr);
   if (tag == kLargeTag) {
+    uint32_t pages = SimpleAllocator::block_units(run_of(ptr));
     if (!pages_->dealloc(run_of(ptr)))
       return false;
     large_blocks_ -= 1;
-    return true;
+    large_pages_ -= pages;
+  } else if (!regions_[tag]->dealloc(ptr)) {
+    return false;
   }
-  return tag < region_count_ && regions_[tag]->dealloc(ptr);
+  count_in_use(0, bytes);
+  return true;
 }
 
 bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
+  size_t old_bytes = usable_size(ptr);
+  bool resized;
   if (tag == kLargeTag) {
     uintptr_t offset = uintptr_t(ptr) - (uintptr_t(run_of(ptr)) - kWordBytes);
-    return bytes > kMaxAllocBytes && bytes <= SIZE_MAX - offset &&
-           pages_for(bytes + offset) <= kMaxBlockUnits &&
-           resize_run(run_of(ptr), uint32_t(pages_for(bytes + offset)));
+    uint32_t old_pages = SimpleAllocator::block_units(run_of(ptr));
+    resized = bytes > kMaxAllocBytes && bytes <= SIZE_MAX - offset &&
+              pages_for(bytes + offset) <= kMaxBlockUnits &&
+              resize_run(run_of(ptr), uint32_t(pages_for(bytes + offset)));
+    if (resized)
+      large_pages_ = large_pages_ - old_pages + SimpleAllocator::block_units(run_of(ptr));
+  } else {
+    resized = bytes <= kMaxAllocBytes && tag < region_count_ &&
+              regions_[tag]->resize_in_place(ptr, word_count_for(bytes, align_bits));
   }
-  return bytes <= kMaxAllocBytes && tag < region_count_ &&
-         regions_[tag]->resize_in_place(ptr, word_count_for(bytes, align_bits));
+  if (resized)
+    count_in_use(usable_size(ptr), old_bytes);
+  return resized;
 }
 
 size_t Allocator::usable_size(const void* ptr) const {
@@ -241,8 +267,16 @@ kit_stats Allocator::stats() const {
     stats.small = small_->stats();
   stats.pages = pages_->stats();
   stats.large_blocks = large_blocks_;
+  stats.large_pages = large_pages_;
   stats.grow_calls = grow_calls_;
   stats.grown_pages = grown_pages_;
+  if (partial_ != nullptr)
+    stats.memory_bytes = partial_->end() - heap_.begin;
+  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
+    stats.memory_bytes += span->end() - span->heap_start();
+  stats.bytes_in_use = bytes_in_use_;
+  stats.peak_bytes = peak_bytes_;
+  stats.trip_peak_bytes = trip_peak_bytes_;
   return stats;
 }
 
@@ -251,6 +285,77 @@ const char* Allocator::check() const {
     if (const char* breach = small_->check())
       return breach;
   return pages_->check();
+}
+
+// ── kit_walk ─────────────────────────────────────────────────────────────────────────────────
+namespace {
+
+struct WalkTarget {
+  kit_walk_visitor visit;
+  void* context;
+  uint32_t index;
+};
+
+void emit(const WalkTarget& target, uint32_t kind, uintptr_t address, uint64_t bytes) {
+  kit_walk_entry entry = {address, bytes, kind, target.index};
+  target.visit(&entry, target.context);
+}
+
+void emit_block(void* target, uintptr_t start, uint64_t bytes, bool free) {
+  emit(*static_cast<WalkTarget*>(target), free ? KIT_WALK_FREE : KIT_WALK_USED, start, bytes);
+}
+
+} // namespace
+
+// The region whose state lies in [start, start + bytes): regions are few, and this only runs
+// for the heap viewer, so a scan will do.
+uint32_t Allocator::region_index_in(uintptr_t start, uint64_t bytes) const {
+  for (uint32_t index = 0; index < region_count_; ++index)
+    if (uintptr_t(regions_[index]) - start < bytes)
+      return index;
+  return kLargeTag;
+}
+
+void Allocator::walk_region(uint32_t index, kit_walk_visitor visit, void* context) const {
+  const SimpleAllocator* region = regions_[index];
+  WalkTarget target = {visit, context, index};
+  emit(target, KIT_WALK_REGION, uintptr_t(region), region->end() - uintptr_t(region));
+  region->walk(emit_block, &target);
+  if (region->end() > region->unused_start())
+    emit(target, KIT_WALK_UNUSED, region->unused_start(), region->end() - region->unused_start());
+}
+
+void Allocator::walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_visitor visit,
+                          void* context) const {
+  struct RunWalk {
+    const Allocator* allocator;
+    WalkTarget target;
+  } walk = {this, {visit, context, index}};
+  emit(walk.target, KIT_WALK_SPAN, span->heap_start(), span->end() - span->heap_start());
+  span->walk(
+      [](void* context, uintptr_t start, uint64_t bytes, bool free) {
+        auto* run = static_cast<RunWalk*>(context);
+        uint32_t region = free ? kLargeTag : run->allocator->region_index_in(start, bytes);
+        if (region != kLargeTag)
+          run->allocator->walk_region(region, run->target.visit, run->target.context);
+        else
+          emit(run->target, free ? KIT_WALK_FREE_RUN : KIT_WALK_LARGE, start, bytes);
+      },
+      &walk);
+  if (span->end() > span->unused_start())
+    emit(walk.target, KIT_WALK_UNUSED, span->unused_start(), span->end() - span->unused_start());
+}
+
+void Allocator::walk(kit_walk_visitor visit, void* context) const {
+  if (partial_ != nullptr)
+    walk_region(0, visit, context);
+  // The chain runs newest first; memory grows upwards, so address order is oldest first.
+  const SimpleAllocator* spans[kMaxSpans];
+  uint32_t span_count = 0;
+  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
+    spans[span_count++] = span;
+  for (uint32_t index = 0; index < span_count; ++index)
+    walk_span(spans[span_count - 1 - index], index, visit, context);
 }
 
 } // namespace kit

@@ -54,9 +54,13 @@ public:
   // Bytes the block can hold.
   size_t usable_size(const void* ptr) const;
 
+  // Every figure of kit_stats but the call counts (the C ABI keeps those).
   kit_stats stats() const;
+  void reset_trip_peak() { trip_peak_bytes_ = bytes_in_use_; }
   // The core's check over every region and span; nullptr when all hold.
   const char* check() const;
+  // kit_walk's entries, in address order (see kitalloc.h).
+  void walk(kit_walk_visitor visit, void* context) const;
 
 private:
   void* alloc_small(size_t word_count, uint32_t align_bits);
@@ -70,6 +74,11 @@ private:
   uint32_t pages_free_at_top() const;
   SimpleAllocator* add_region(void* begin, void* end);
   static void* run_of(const void* large_payload);
+  void count_in_use(uint64_t added_bytes, uint64_t removed_bytes);
+  uint32_t region_index_in(uintptr_t start, uint64_t bytes) const;
+  void walk_region(uint32_t index, kit_walk_visitor visit, void* context) const;
+  void walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_visitor visit,
+                 void* context) const;
 
   Heap heap_ = {};
   uintptr_t memory_end_ = 0;         // the end of the memory we own
@@ -80,6 +89,10 @@ private:
   uint32_t region_count_ = 0;
   uint32_t span_count_ = 0;
   uint32_t large_blocks_ = 0;
+  uint32_t large_pages_ = 0;
+  uint64_t bytes_in_use_ = 0;
+  uint64_t peak_bytes_ = 0;
+  uint64_t trip_peak_bytes_ = 0;
   uint32_t grow_calls_ = 0;
   uint32_t grown_pages_ = 0;
   SimpleAllocator* regions_[kMaxRegionTag + 1] = {};

@@ -17,6 +17,33 @@ Allocator& heap() {
   return global;
 }
 
+// What kit_stats reports of the calls themselves. Calls made on behalf of another (realloc's
+// malloc and free) are not counted again.
+struct CallCounts {
+  uint64_t malloc, calloc, realloc, aligned, free, failed;
+};
+constinit CallCounts calls = {};
+
+// Requests by bit width of their size, in builds with KITALLOC_SIZE_HISTOGRAM.
+#ifndef KITALLOC_SIZE_HISTOGRAM
+#define KITALLOC_SIZE_HISTOGRAM 0
+#endif
+constexpr size_t kHistogramBuckets = 33;
+constexpr size_t kHistogramSlots = KITALLOC_SIZE_HISTOGRAM ? kHistogramBuckets : 1;
+constinit uint64_t size_histogram[kHistogramSlots] = {};
+
+void count_request(size_t size) {
+  if constexpr (KITALLOC_SIZE_HISTOGRAM) {
+    size_t width = size == 0 ? 0 : sizeof(size_t) * 8 - __builtin_clzll(size);
+    size_histogram[width < kHistogramBuckets ? width : kHistogramBuckets - 1] += 1;
+  }
+}
+
+template <typename T> T failed(T result) {
+  calls.failed += 1;
+  return result;
+}
+
 constexpr uint32_t kDefaultAlignBits = __builtin_ctz(alignof(max_align_t));
 
 bool valid_alignment(size_t alignment) {
@@ -30,11 +57,14 @@ uint32_t align_bits_of(size_t alignment) {
 }
 
 void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
+  count_request(size);
   bool fresh = false;
   void* ptr = heap().alloc(size, align_bits, &fresh);
-  if (ptr == nullptr)
+  if (ptr == nullptr) {
     set_errno(Error::out_of_memory);
-  else if (zeroed && !fresh)
+    return failed(nullptr);
+  }
+  if (zeroed && !fresh)
     __builtin_memset(ptr, 0, size);
   return ptr;
 }
@@ -44,34 +74,51 @@ void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
 
 using namespace kit;
 
+// In WASI and Emscripten modules these are exported to JavaScript under their own names (the
+// heap viewer, a test harness need nothing else). A freestanding module lists its exports
+// itself (-Wl,--export=kit_get_stats), so one exporting only the malloc family stays small.
+#if defined(__wasm__) && __STDC_HOSTED__
+#define KIT_JS_EXPORT(name) __attribute__((export_name(#name))) name
+#else
+#define KIT_JS_EXPORT(name) name
+#endif
+
 extern "C" {
 
-void* kit_malloc(size_t size) { return alloc(size, kDefaultAlignBits, false); }
+void* KIT_JS_EXPORT(kit_malloc)(size_t size) {
+  calls.malloc += 1;
+  return alloc(size, kDefaultAlignBits, false);
+}
 
-void kit_free(void* ptr) {
-  if (ptr != nullptr)
-    heap().free(ptr);
+void KIT_JS_EXPORT(kit_free)(void* ptr) {
+  if (ptr == nullptr)
+    return;
+  calls.free += 1;
+  if (!heap().free(ptr))
+    calls.failed += 1;
 }
 
 void* kit_calloc(size_t count, size_t size) {
+  calls.calloc += 1;
   size_t bytes;
   if (__builtin_mul_overflow(count, size, &bytes)) {
     set_errno(Error::out_of_memory);
-    return nullptr;
+    return failed(nullptr);
   }
   return alloc(bytes, kDefaultAlignBits, true);
 }
 
 void* kit_realloc(void* ptr, size_t size) {
+  calls.realloc += 1;
   if (ptr == nullptr)
-    return kit_malloc(size);
+    return alloc(size, kDefaultAlignBits, false);
   if (size == 0) { // as dlmalloc and emmalloc, which kitalloc replaces: free, return NULL
-    kit_free(ptr);
+    heap().free(ptr);
     return nullptr;
   }
   if (heap().resize(ptr, size, kDefaultAlignBits))
     return ptr;
-  void* moved = kit_malloc(size);
+  void* moved = alloc(size, kDefaultAlignBits, false);
   if (moved == nullptr)
     return nullptr; // the old block is untouched
   size_t old_size = heap().usable_size(ptr);
@@ -81,9 +128,10 @@ void* kit_realloc(void* ptr, size_t size) {
 }
 
 void* kit_aligned_alloc(size_t alignment, size_t size) {
+  calls.aligned += 1;
   if (!valid_alignment(alignment)) {
     set_errno(Error::invalid_argument);
-    return nullptr;
+    return failed(nullptr);
   }
   return alloc(size, align_bits_of(alignment), false);
 }
@@ -91,12 +139,14 @@ void* kit_aligned_alloc(size_t alignment, size_t size) {
 void* kit_memalign(size_t alignment, size_t size) { return kit_aligned_alloc(alignment, size); }
 
 int kit_posix_memalign(void** out, size_t alignment, size_t size) {
+  calls.aligned += 1;
   if (!valid_alignment(alignment) || alignment % sizeof(void*) != 0)
-    return error_code(Error::invalid_argument);
+    return failed(error_code(Error::invalid_argument));
+  count_request(size);
   bool fresh = false;
   void* ptr = heap().alloc(size, align_bits_of(alignment), &fresh);
   if (ptr == nullptr)
-    return error_code(Error::out_of_memory);
+    return failed(error_code(Error::out_of_memory));
   *out = ptr;
   return 0;
 }
@@ -105,8 +155,45 @@ size_t kit_malloc_usable_size(const void* ptr) {
   return ptr == nullptr ? 0 : heap().usable_size(ptr);
 }
 
-void kit_get_stats(kit_stats* out) { *out = heap().stats(); }
+void KIT_JS_EXPORT(kit_get_stats)(kit_stats* out) {
+  *out = heap().stats();
+  out->malloc_calls = calls.malloc;
+  out->calloc_calls = calls.calloc;
+  out->realloc_calls = calls.realloc;
+  out->aligned_calls = calls.aligned;
+  out->free_calls = calls.free;
+  out->failed_calls = calls.failed;
+}
 
-const char* kit_check(void) { return heap().check(); }
+void KIT_JS_EXPORT(kit_reset_trip_peak)(void) { heap().reset_trip_peak(); }
+
+const char* KIT_JS_EXPORT(kit_check)(void) { return heap().check(); }
+
+void kit_walk(kit_walk_visitor visit, void* context) { heap().walk(visit, context); }
+
+size_t KIT_JS_EXPORT(kit_walk_into)(kit_walk_entry* out, size_t capacity) {
+  struct Into {
+    kit_walk_entry* out;
+    size_t capacity, count;
+  } into = {out, capacity, 0};
+  kit_walk(
+      [](const kit_walk_entry* entry, void* context) {
+        auto* into = static_cast<Into*>(context);
+        if (into->count < into->capacity)
+          into->out[into->count] = *entry;
+        into->count += 1;
+      },
+      &into);
+  return into.count;
+}
+
+size_t KIT_JS_EXPORT(kit_size_histogram)(uint64_t* buckets, size_t count) {
+  if (!KITALLOC_SIZE_HISTOGRAM)
+    return 0;
+  size_t filled = count < kHistogramBuckets ? count : kHistogramBuckets;
+  for (size_t bucket = 0; bucket < filled; ++bucket)
+    buckets[bucket] = size_histogram[bucket];
+  return filled;
+}
 
 } // extern "C"

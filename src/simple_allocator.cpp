@@ -320,6 +320,17 @@ bool SimpleAllocator::extend(void* new_end) {
   return true;
 }
 
+void SimpleAllocator::walk(BlockVisitor visit, void* context) const {
+  for (uint32_t block = heap_start_; block < unused_start_;) {
+    Word header_word = word_at(block, 0);
+    uint32_t units = units_of(header_word);
+    if (units == 0) // a corrupted header: stop rather than loop (kit_check says what broke)
+      return;
+    visit(context, address_of(block), uint64_t(units) << unit_shift_, header_word & kFree);
+    block += units;
+  }
+}
+
 RegionStats SimpleAllocator::stats() const {
   RegionStats sum = {};
   for (const SimpleAllocator* region = this; region != nullptr; region = region->next()) {

@@ -150,6 +150,10 @@ public:
   SimpleAllocator* next() const { return next_.region; }
 
   bool contains(const void* ptr) const;
+  // Calls visit for every block of this region (not the chain) in address order, with the
+  // block's start (its header), its size in bytes and whether it is free. O(blocks).
+  using BlockVisitor = void (*)(void* context, uintptr_t start, uint64_t bytes, bool free);
+  void walk(BlockVisitor visit, void* context) const;
   // Figures summed over this region and the rest of the chain.
   RegionStats stats() const;
   // Walks every block and list of every region in the chain and verifies I1-I7. Returns

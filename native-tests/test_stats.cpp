@@ -1,0 +1,178 @@
+// Introspection on the global (native) heap: kit_get_stats's running figures and call counts,
+// kit_walk's picture of the heap, kit_size_histogram.
+#include "kitalloc.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+kit_stats stats() {
+  kit_stats figures;
+  kit_get_stats(&figures);
+  return figures;
+}
+
+std::vector<kit_walk_entry> walk() {
+  std::vector<kit_walk_entry> entries(kit_walk_into(nullptr, 0));
+  REQUIRE(kit_walk_into(entries.data(), entries.size()) == entries.size());
+  return entries;
+}
+
+uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
+
+} // namespace
+
+TEST_SUITE("stats") {
+  TEST_CASE("the layout JavaScript reads: 18 32-bit fields, then 64-bit ones from byte 72") {
+    CHECK(offsetof(kit_stats, memory_bytes) == 72);
+    CHECK(offsetof(kit_stats, failed_calls) == 72 + 9 * 8);
+    CHECK(sizeof(kit_stats) == 152);
+    CHECK(sizeof(kit_walk_entry) == 24);
+  }
+
+  TEST_CASE("bytes in use, peak and trip peak follow malloc, realloc and free") {
+    kit_stats start = stats();
+    void* small = kit_malloc(100);
+    void* large = kit_malloc(100000);
+    kit_stats after_alloc = stats();
+    uint64_t both = kit_malloc_usable_size(small) + kit_malloc_usable_size(large);
+    CHECK(after_alloc.bytes_in_use == start.bytes_in_use + both);
+    CHECK(after_alloc.peak_bytes >= after_alloc.bytes_in_use);
+    CHECK(after_alloc.malloc_calls == start.malloc_calls + 2);
+    CHECK(after_alloc.large_pages >= start.large_pages + 2);
+
+    kit_reset_trip_peak();
+    CHECK(stats().trip_peak_bytes == after_alloc.bytes_in_use);
+    small = kit_realloc(small, 5000);
+    REQUIRE(small != nullptr);
+    kit_stats grown = stats();
+    CHECK(grown.bytes_in_use ==
+          start.bytes_in_use + kit_malloc_usable_size(small) + kit_malloc_usable_size(large));
+    CHECK(grown.trip_peak_bytes >= grown.bytes_in_use);
+    CHECK(grown.realloc_calls == start.realloc_calls + 1);
+
+    kit_free(small);
+    kit_free(large);
+    kit_stats end = stats();
+    CHECK(end.bytes_in_use == start.bytes_in_use);
+    CHECK(end.large_pages == start.large_pages);
+    CHECK(end.free_calls == start.free_calls + 2);
+    CHECK(end.peak_bytes >= grown.trip_peak_bytes);
+    CHECK(end.memory_bytes >= uint64_t(end.pages.total_words) << 16);
+  }
+
+  TEST_CASE("failed calls are counted: out-of-range sizes, bad alignments, overflow") {
+    kit_stats start = stats();
+    CHECK(kit_malloc(SIZE_MAX) == nullptr);
+    CHECK(kit_aligned_alloc(3, 8) == nullptr);
+    CHECK(kit_calloc(SIZE_MAX, 2) == nullptr);
+    void* out = nullptr;
+    CHECK(kit_posix_memalign(&out, 2, 8) != 0);
+    kit_stats end = stats();
+    CHECK(end.failed_calls == start.failed_calls + 4);
+    CHECK(end.calloc_calls == start.calloc_calls + 1);
+    CHECK(end.aligned_calls == start.aligned_calls + 2);
+    CHECK(end.bytes_in_use == start.bytes_in_use);
+  }
+
+  TEST_CASE("kit_walk: address order, blocks tile their regions, figures match kit_stats") {
+    std::vector<void*> blocks;
+    for (size_t i = 0; i < 2000; ++i)
+      blocks.push_back(kit_malloc(8 + i % 300));
+    void* large = kit_malloc(200000);
+    for (size_t i = 0; i < blocks.size(); i += 3)
+      kit_free(blocks[i]);
+
+    std::vector<kit_walk_entry> entries = walk();
+    kit_stats figures = stats();
+    uint32_t used = 0, free_blocks = 0, large_runs = 0, regions = 0;
+    uint64_t region_end = 0, cursor = 0, span_end = 0;
+    bool large_seen = false;
+    for (const kit_walk_entry& entry : entries) {
+      CAPTURE(entry.kind);
+      CAPTURE(entry.address);
+      CHECK(entry.bytes > 0);
+      switch (entry.kind) {
+      case KIT_WALK_SPAN:
+        span_end = entry.address + entry.bytes;
+        cursor = entry.address;
+        break;
+      case KIT_WALK_REGION:
+        regions += 1;
+        CHECK(entry.address >= cursor);
+        region_end = entry.address + entry.bytes;
+        cursor = entry.address + 312; // the region's state, then its first block
+        break;
+      case KIT_WALK_USED:
+      case KIT_WALK_FREE:
+        CHECK(entry.address == cursor); // blocks tile the region: no gap, no overlap
+        cursor += entry.bytes;
+        CHECK(cursor <= region_end);
+        (entry.kind == KIT_WALK_USED ? used : free_blocks) += 1;
+        break;
+      case KIT_WALK_UNUSED:
+        CHECK(entry.address == cursor);
+        cursor += entry.bytes;
+        CHECK((cursor == region_end || cursor == span_end));
+        break;
+      case KIT_WALK_LARGE:
+      case KIT_WALK_FREE_RUN:
+        CHECK(entry.address >= cursor);
+        CHECK(entry.address + entry.bytes <= span_end);
+        cursor = entry.address + entry.bytes;
+        large_runs += entry.kind == KIT_WALK_LARGE;
+        large_seen |= entry.address < address(large) && address(large) < cursor;
+        break;
+      default:
+        FAIL("unknown kind");
+      }
+    }
+    CHECK(used == figures.small.live_blocks);
+    CHECK(free_blocks == figures.small.fragments);
+    CHECK(large_runs == figures.large_blocks);
+    CHECK(regions == figures.small.regions);
+    CHECK(large_seen);
+
+    std::vector<kit_walk_entry> first_three(3);
+    CHECK(kit_walk_into(first_three.data(), 3) == entries.size());
+    CHECK(std::memcmp(first_three.data(), entries.data(), 3 * sizeof(kit_walk_entry)) == 0);
+
+    for (size_t i = 0; i < blocks.size(); ++i)
+      if (i % 3 != 0)
+        kit_free(blocks[i]);
+    kit_free(large);
+  }
+
+#if KITALLOC_SIZE_HISTOGRAM
+  TEST_CASE("kit_size_histogram counts requests by bit width of their size") {
+    uint64_t before[33], after[33];
+    REQUIRE(kit_size_histogram(before, 33) == 33);
+    for (size_t size : {size_t(0), size_t(1), size_t(3), size_t(1000), size_t(100000)})
+      kit_free(kit_malloc(size));
+    kit_free(kit_calloc(10, 100)); // 1000 bytes
+    CHECK(kit_size_histogram(after, 5) == 5);
+    REQUIRE(kit_size_histogram(after, 40) == 33);
+    uint64_t expected_added[33] = {};
+    expected_added[0] = 1;  // 0
+    expected_added[1] = 1;  // 1
+    expected_added[2] = 1;  // 3
+    expected_added[10] = 2; // 1000 (malloc and calloc)
+    expected_added[17] = 1; // 100000
+    for (size_t bucket = 0; bucket < 33; ++bucket) {
+      CAPTURE(bucket);
+      CHECK(after[bucket] - before[bucket] == expected_added[bucket]);
+    }
+  }
+#else
+  TEST_CASE("kit_size_histogram: nothing without KITALLOC_SIZE_HISTOGRAM") {
+    uint64_t buckets[33];
+    std::memset(buckets, 0xAB, sizeof buckets);
+    CHECK(kit_size_histogram(buckets, 33) == 0);
+    CHECK(buckets[0] == 0xABABABABABABABABull);
+  }
+#endif
+}
