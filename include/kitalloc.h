@@ -68,6 +68,16 @@ void kit_reset_trip_peak(void);
  * of the first breach. Costs O(blocks). */
 const char* kit_check(void);
 
+/* The checked build (cmake -DKITALLOC_CHECKED=ON) verifies every pointer given to free,
+ * realloc and malloc_usable_size: misaligned, outside the heap, not a live block (a double
+ * free, a pointer into a block), or a block whose end was written past. Each failure is
+ * reported to the hook and the call does nothing (realloc returns NULL, malloc_usable_size 0).
+ * The default hook (NULL) prints "kitalloc: <call>(<pointer>): <problem>" to standard error
+ * where there is one, then traps. Returns the previous hook. The normal build never calls the
+ * hook: it ignores the pointers it can tell are bad (README, "What bad input gets"). */
+typedef void (*kit_failure_hook)(const char* call, const char* problem, const void* pointer);
+kit_failure_hook kit_set_failure_hook(kit_failure_hook hook);
+
 /* kit_walk: every part of the heap, in address order. A span (memory kitalloc owns in one
  * piece) is followed by its page runs: a small-block region (followed by its blocks, then its
  * unused tail), a large block, or a free run; then the span's unused top. The region below the

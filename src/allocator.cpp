@@ -252,6 +252,32 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
   return resized;
 }
 
+const char* Allocator::block_problem(const void* ptr) const {
+  if (uintptr_t(ptr) % kWordBytes != 0)
+    return "misaligned pointer";
+  bool in_heap = partial_ != nullptr && partial_->contains(ptr);
+  for (const SimpleAllocator* span = pages_; span != nullptr && !in_heap; span = span->next())
+    in_heap = span->contains(ptr);
+  if (!in_heap)
+    return "pointer outside the heap";
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
+  bool live;
+  if (tag == kLargeTag) {
+    // The payload sits 16 bytes or its alignment (a power of two) into its run.
+    uintptr_t offset = uintptr_t(ptr) - (uintptr_t(run_of(ptr)) - kWordBytes);
+    live = (offset == kLargeHeaderBytes ||
+            (offset > kLargeHeaderBytes && (offset & (offset - 1)) == 0)) &&
+           pages_->holds_used_block(run_of(ptr));
+  } else {
+    live = tag < region_count_ && regions_[tag]->holds_used_block(ptr);
+  }
+  if (live)
+    return nullptr;
+  return SimpleAllocator::header_says_free(ptr)
+             ? "double free (the block is free)"
+             : "not a pointer kitalloc returned (inside a block?)";
+}
+
 size_t Allocator::usable_size(const void* ptr) const {
   if (SimpleAllocator::tag_of(ptr) != kLargeTag)
     return size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;

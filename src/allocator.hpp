@@ -53,6 +53,9 @@ public:
   bool resize(void* ptr, size_t bytes, uint32_t align_bits);
   // Bytes the block can hold.
   size_t usable_size(const void* ptr) const;
+  // nullptr when ptr is a live block's payload as far as the headers tell, else what is
+  // wrong with it. O(spans).
+  const char* block_problem(const void* ptr) const;
 
   // Every figure of kit_stats but the call counts (the C ABI keeps those).
   kit_stats stats() const;

@@ -2,6 +2,7 @@
 #include "kitalloc.h"
 
 #include "allocator.hpp"
+#include "checked.hpp"
 
 namespace kit {
 namespace {
@@ -56,17 +57,54 @@ uint32_t align_bits_of(size_t alignment) {
   return bits > kDefaultAlignBits ? bits : kDefaultAlignBits;
 }
 
-void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
+// A block for `size` bytes (sealed in the checked build), or nullptr; sets no errno.
+void* allocate(size_t size, uint32_t align_bits, bool zeroed) {
   count_request(size);
+  size_t request = size;
+  if (checked::kEnabled && !checked::padded_size(size, &request))
+    return nullptr;
   bool fresh = false;
-  void* ptr = heap().alloc(size, align_bits, &fresh);
+  void* ptr = heap().alloc(request, align_bits, &fresh);
+  if (ptr == nullptr)
+    return nullptr;
+  if (zeroed && !fresh)
+    __builtin_memset(ptr, 0, size);
+  if constexpr (checked::kEnabled)
+    checked::seal(heap(), ptr, size);
+  return ptr;
+}
+
+void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
+  void* ptr = allocate(size, align_bits, zeroed);
   if (ptr == nullptr) {
     set_errno(Error::out_of_memory);
     return failed(nullptr);
   }
-  if (zeroed && !fresh)
-    __builtin_memset(ptr, 0, size);
   return ptr;
+}
+
+// Frees a block the caller already verified (checked build) or that kitalloc cannot tell is
+// bad; false, changing nothing, for a pointer it can.
+bool release(void* ptr) {
+  if (!heap().free(ptr))
+    return false;
+  if constexpr (checked::kEnabled)
+    checked::mark_freed(ptr);
+  return true;
+}
+
+// In the checked build: verifies ptr for `call`, reporting a failure. Always true otherwise.
+bool verified(const void* ptr, const char* call) {
+  if constexpr (checked::kEnabled)
+    return checked::verify(heap(), ptr, call);
+  return true;
+}
+
+// Bytes of the block the caller may use: what it asked for, in the checked build.
+size_t usable_bytes(const void* ptr) {
+  if constexpr (checked::kEnabled)
+    return checked::requested_size(heap(), ptr);
+  return heap().usable_size(ptr);
 }
 
 } // namespace
@@ -94,7 +132,7 @@ void KIT_JS_EXPORT(kit_free)(void* ptr) {
   if (ptr == nullptr)
     return;
   calls.free += 1;
-  if (!heap().free(ptr))
+  if (!verified(ptr, "free") || !release(ptr))
     calls.failed += 1;
 }
 
@@ -112,18 +150,26 @@ void* kit_realloc(void* ptr, size_t size) {
   calls.realloc += 1;
   if (ptr == nullptr)
     return alloc(size, kDefaultAlignBits, false);
+  if (!verified(ptr, "realloc"))
+    return failed(nullptr);
   if (size == 0) { // as dlmalloc and emmalloc, which kitalloc replaces: free, return NULL
-    heap().free(ptr);
+    release(ptr);
     return nullptr;
   }
-  if (heap().resize(ptr, size, kDefaultAlignBits))
+  size_t request = size;
+  if (checked::kEnabled && !checked::padded_size(size, &request))
+    return failed(nullptr);
+  size_t old_size = usable_bytes(ptr);
+  if (heap().resize(ptr, request, kDefaultAlignBits)) {
+    if constexpr (checked::kEnabled)
+      checked::seal(heap(), ptr, size);
     return ptr;
+  }
   void* moved = alloc(size, kDefaultAlignBits, false);
   if (moved == nullptr)
     return nullptr; // the old block is untouched
-  size_t old_size = heap().usable_size(ptr);
   __builtin_memcpy(moved, ptr, old_size < size ? old_size : size);
-  heap().free(ptr);
+  release(ptr);
   return moved;
 }
 
@@ -142,9 +188,7 @@ int kit_posix_memalign(void** out, size_t alignment, size_t size) {
   calls.aligned += 1;
   if (!valid_alignment(alignment) || alignment % sizeof(void*) != 0)
     return failed(error_code(Error::invalid_argument));
-  count_request(size);
-  bool fresh = false;
-  void* ptr = heap().alloc(size, align_bits_of(alignment), &fresh);
+  void* ptr = allocate(size, align_bits_of(alignment), false);
   if (ptr == nullptr)
     return failed(error_code(Error::out_of_memory));
   *out = ptr;
@@ -152,7 +196,7 @@ int kit_posix_memalign(void** out, size_t alignment, size_t size) {
 }
 
 size_t kit_malloc_usable_size(const void* ptr) {
-  return ptr == nullptr ? 0 : heap().usable_size(ptr);
+  return ptr == nullptr || !verified(ptr, "malloc_usable_size") ? 0 : usable_bytes(ptr);
 }
 
 void KIT_JS_EXPORT(kit_get_stats)(kit_stats* out) {

@@ -27,5 +27,8 @@ enum class Error { out_of_memory, invalid_argument };
 int error_code(Error error);
 // Sets errno where the platform has one; nothing in freestanding wasm.
 void set_errno(Error error);
+// Writes one line to standard error where the platform has one (nothing in freestanding
+// wasm): the checked build's default failure report.
+void print_error(const char* line);
 
 } // namespace kit

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace kit {
 namespace {
@@ -55,6 +56,14 @@ Heap platform_heap() {
 
 int error_code(Error error) { return error == Error::out_of_memory ? ENOMEM : EINVAL; }
 void set_errno(Error error) { errno = error_code(error); }
+
+void print_error(const char* line) {
+  size_t length = 0;
+  while (line[length] != 0)
+    ++length;
+  if (write(STDERR_FILENO, line, length) < 0 || write(STDERR_FILENO, "\n", 1) < 0)
+    return; // nowhere else to say it
+}
 
 } // namespace kit
 

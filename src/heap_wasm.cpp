@@ -8,6 +8,9 @@
 #if __has_include(<errno.h>)
 #include <errno.h>
 #endif
+#if __STDC_HOSTED__
+#include <stdio.h>
+#endif
 
 extern "C" unsigned char __heap_base;
 
@@ -42,6 +45,15 @@ void set_errno(Error error) { errno = error_code(error); }
 #else
 int error_code(Error error) { return error == Error::out_of_memory ? 12 : 22; }
 void set_errno(Error) {}
+#endif
+
+#if __STDC_HOSTED__
+void print_error(const char* line) {
+  fputs(line, stderr);
+  fputc('\n', stderr);
+}
+#else
+void print_error(const char*) {}
 #endif
 
 } // namespace kit

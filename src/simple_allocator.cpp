@@ -264,6 +264,10 @@ uint32_t SimpleAllocator::tag_of(const void* ptr) {
   return static_cast<const Word*>(ptr)[-1] >> kTagShift;
 }
 
+bool SimpleAllocator::header_says_free(const void* ptr) {
+  return static_cast<const Word*>(ptr)[-1] & kFree;
+}
+
 bool SimpleAllocator::resize_in_place(void* ptr, size_t word_count) {
   return word_count <= kMaxAllocWords && resize_units(ptr, word_count + 1);
 }

@@ -138,6 +138,9 @@ public:
   // Units of a used block, header included, and its tag.
   static uint32_t block_units(const void* ptr);
   static uint32_t tag_of(const void* ptr);
+  // Whether the header before ptr has its FREE bit set (what a double free finds, until the
+  // memory is reused).
+  static bool header_says_free(const void* ptr);
 
   // Moves this region's end to new_end (memory made available just after it). Returns false,
   // changing nothing, if new_end is below the current end or the region would pass
@@ -150,6 +153,9 @@ public:
   SimpleAllocator* next() const { return next_.region; }
 
   bool contains(const void* ptr) const;
+  // Whether ptr is where the payload of a used block of this region or a later one in the
+  // chain starts, as far as headers tell (what dealloc accepts). O(1) per region.
+  bool holds_used_block(const void* ptr) const { return owner_of(ptr) != nullptr; }
   // Calls visit for every block of this region (not the chain) in address order, with the
   // block's start (its header), its size in bytes and whether it is free. O(blocks).
   using BlockVisitor = void (*)(void* context, uintptr_t start, uint64_t bytes, bool free);
