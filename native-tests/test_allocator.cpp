@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <string>
 #include <sys/mman.h>
 #include <vector>
 
@@ -287,6 +288,29 @@ TEST_SUITE("Allocator") {
     CHECK_FALSE(heap.allocator.free(block)); // double free of a block still free
     CHECK(heap.allocator.free(large));
     CHECK_FALSE(heap.allocator.free(large));
+    heap.require_consistent();
+  }
+
+  TEST_CASE("check: a used page run must hold a region or a marked large block") {
+    Fixture heap;
+    std::vector<void*> blocks;
+    for (int i = 0; i < 20000; ++i) // past the partial region: regions in page runs
+      blocks.push_back(heap.alloc(48));
+    void* large = heap.alloc(200000, 12); // payload 4096 bytes into its run
+    REQUIRE(large != nullptr);
+    heap.require_consistent();
+
+    auto* marker = static_cast<uint32_t*>(large) - 1;
+    uint32_t saved = *marker;
+    *marker = 0; // as if a stray write hit it
+    const char* breach = heap.allocator.check();
+    REQUIRE(breach != nullptr);
+    CHECK(std::string(breach).find("neither a region nor a large block") != std::string::npos);
+    *marker = saved;
+    heap.require_consistent();
+    CHECK(heap.allocator.free(large));
+    for (void* block : blocks)
+      CHECK(heap.allocator.free(block));
     heap.require_consistent();
   }
 }

@@ -310,7 +310,40 @@ const char* Allocator::check() const {
   if (small_ != nullptr)
     if (const char* breach = small_->check())
       return breach;
-  return pages_->check();
+  if (const char* breach = pages_->check())
+    return breach;
+  // The page runs: each used one holds a region's state or a large block's marker, and they
+  // add up to the counts kept.
+  struct Tally {
+    const Allocator* allocator;
+    uint32_t regions, large_blocks, large_pages;
+    bool unknown_run;
+  } tally = {this, partial_ != nullptr ? 1u : 0u, 0, 0, false};
+  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
+    span->walk(
+        [](void* context, uintptr_t start, uint64_t bytes, bool free) {
+          auto* tally = static_cast<Tally*>(context);
+          if (free)
+            return;
+          if (tally->allocator->region_index_in(start, bytes) != kLargeTag) {
+            tally->regions += 1;
+            return;
+          }
+          bool marked = false;
+          for (uintptr_t offset = kLargeHeaderBytes; offset <= kPageBytes && !marked; offset *= 2)
+            marked = reinterpret_cast<const Word*>(start + offset)[-1] == kLargeTag << kTagShift;
+          tally->unknown_run |= !marked;
+          tally->large_blocks += 1;
+          tally->large_pages += uint32_t(bytes >> kPageShift);
+        },
+        &tally);
+  if (tally.unknown_run)
+    return "a used page run holds neither a region nor a large block's marker";
+  if (tally.regions != region_count_)
+    return "the regions found in page runs are not the regions kept";
+  if (tally.large_blocks != large_blocks_ || tally.large_pages != large_pages_)
+    return "the large blocks found in page runs are not the ones counted";
+  return nullptr;
 }
 
 // ── kit_walk ─────────────────────────────────────────────────────────────────────────────────
