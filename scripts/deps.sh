@@ -10,6 +10,7 @@ packages=(
   libc++-14-dev-wasm32 libc++abi-14-dev-wasm32
   emscripten
   doctest-dev cmake g++
+  chromium                            # headless browser for demo-web's test (demo-web/test.mjs)
 )
 
 missing=()

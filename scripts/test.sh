@@ -7,6 +7,7 @@
 #   build/emscripten  Emscripten             (core-smoke under Node)
 #   examples          scripts/examples.sh: each wasm flavour installed, examples/ built against
 #                     the installs with find_package(kitalloc), run under Node
+#   demo-web          the heap viewer driven in headless Chromium (build/wasi's demo-web modules)
 # All are RelWithDebInfo (-O2 -g) with assertions kept (KITALLOC_ASSERTIONS=ON undoes NDEBUG):
 # the allocator is tested as it ships, optimized. Last line: "N passed, 0 failed", N being the
 # number of flavours whose ctest run passed.
@@ -55,6 +56,11 @@ flavour emscripten emcmake cmake -DCMAKE_CROSSCOMPILING_EMULATOR="$(command -v n
 # The installed packages as users get them: find_package(kitalloc) in examples/, run under Node.
 echo "==> [examples] install each wasm flavour, build and run examples/"
 ./scripts/examples.sh || die "[examples] scripts/examples.sh"
+passed=$((passed + 1))
+
+# The heap viewer in headless Chromium, on the workload modules the wasi flavour built.
+echo "==> [demo-web] heap viewer in headless Chromium (demo-web/test.mjs)"
+node demo-web/test.mjs build/wasi/demo-web || die "[demo-web] node demo-web/test.mjs build/wasi/demo-web"
 passed=$((passed + 1))
 
 echo "${passed} passed, 0 failed"

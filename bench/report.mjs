@@ -1,0 +1,425 @@
+// Writes docs/BENCHMARKS.md and its chart (SVG) from bench/run.mjs's results and the code
+// sizes scripts/bench.sh measured. Medians over the runs, min–max, ratios to the reference
+// allocator (wasi-libc dlmalloc), and which of kitalloc's bars are met.
+//   node bench/report.mjs --results results.json --sizes sizes.tsv --markdown out.md --svg out.svg
+import { execSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: options } = parseArgs({
+  options: {
+    results: { type: 'string' },
+    sizes: { type: 'string' },
+    markdown: { type: 'string' },
+    svg: { type: 'string' },
+  },
+});
+const data = JSON.parse(readFileSync(options.results, 'utf8'));
+const sizes = readFileSync(options.sizes, 'utf8').trim().split('\n')
+  .map((line) => line.split('\t'))
+  .map(([section, label, bytes]) => ({ section, label, bytes: Number(bytes) }));
+const labels = data.allocators.map((a) => a.label);
+const { reference, subject } = data;
+
+// ── Figures ──────────────────────────────────────────────────────────────────────────────────
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+// Per job and allocator: time per operation (ns) median/fastest/slowest, memory, utilization;
+// or the status of the first run that did not finish.
+function summarize(job, label) {
+  const runs = data.results.filter((r) => r.job === job && r.allocator === label && !r.checked);
+  const failed = runs.find((r) => r.status !== 'ok');
+  if (failed) return { failed: failed.status, failure: failed.failure };
+  const perOperation = runs.map((r) => r.elapsedNs / r.operations);
+  const peakLive = median(runs.map((r) => r.peakLiveBytes));
+  return {
+    nsPerOp: median(perOperation),
+    fastest: Math.min(...perOperation),
+    slowest: Math.max(...perOperation),
+    finalMemory: median(runs.map((r) => r.finalMemoryBytes)),
+    peakLive,
+    utilization: peakLive / median(runs.map((r) => r.finalMemoryBytes - r.heapBase)),
+  };
+}
+const figures = new Map(data.jobs.map((job) => [
+  job.name,
+  new Map(labels.map((label) => [label, summarize(job.name, label)])),
+]));
+// Speed relative to the reference: above 1 is faster.
+const ratio = (job, label) => {
+  const own = figures.get(job).get(label);
+  const base = figures.get(job).get(reference);
+  return own.failed || base.failed ? NaN : base.nsPerOp / own.nsPerOp;
+};
+
+// ── Formatting ───────────────────────────────────────────────────────────────────────────────
+const significant = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const duration = (ns) => (ns >= 1e6 ? `${significant(ns / 1e6)} ms` : ns >= 1e3 ? `${significant(ns / 1e3)} µs` : `${significant(ns)} ns`);
+const times = (x) => (Number.isNaN(x) ? '–' : `${x >= 10 ? x.toFixed(0) : x.toFixed(2)}×`);
+const mebibytes = (bytes) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 2 : 1)} MiB`;
+const thousands = (n) => n.toLocaleString('en-US');
+const failedCell = (f) => `**${f.failed}**`;
+const table = (header, rows) => [
+  `| ${header.join(' | ')} |`,
+  `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+  ...rows.map((row) => `| ${row.join(' | ')} |`),
+].join('\n');
+
+const workloadJobs = data.jobs.filter((job) => !job.trace);
+const traceJobs = data.jobs.filter((job) => job.trace);
+const workloadOf = (job) => data.workloads[job.workload];
+
+function speedTable(jobs, firstColumn) {
+  return table([firstColumn, 'operation', ...labels], jobs.map((job) => [
+    job.name,
+    workloadOf(job).operation,
+    ...labels.map((label) => {
+      const f = figures.get(job.name).get(label);
+      if (f.failed) return failedCell(f);
+      const cell = `${duration(f.nsPerOp)} (${duration(f.fastest)}–${duration(f.slowest)})`;
+      return label === reference ? cell : `${cell} **${times(ratio(job.name, label))}**`;
+    }),
+  ]));
+}
+
+function memoryTable(jobs, firstColumn) {
+  return table([firstColumn, 'peak live', ...labels], jobs.map((job) => {
+    const peakLive = figures.get(job.name).get(reference).peakLive;
+    return [
+      job.name,
+      peakLive === undefined ? '–' : mebibytes(peakLive),
+      ...labels.map((label) => {
+        const f = figures.get(job.name).get(label);
+        return f.failed ? failedCell(f) : `${mebibytes(f.finalMemory)} / ${f.utilization.toFixed(2)}`;
+      }),
+    ];
+  }));
+}
+
+// ── The bars kitalloc must reach ─────────────────────────────────────────────────────────────
+function bars() {
+  const rows = [];
+  const of = (job, label = subject) => figures.get(job)?.get(label);
+  const bar = (name, measured, met) => rows.push([name, measured, met ? 'met' : '**not met**']);
+
+  const freestanding = sizes.find((s) => s.section === 'freestanding' && s.label === 'kitalloc (-Oz)');
+  bar('malloc-family freestanding module ≤ 1,200 B after wasm-opt -Oz',
+      `${thousands(freestanding.bytes)} B (${freestanding.bytes <= 1200 ? '' : '+'}${thousands(freestanding.bytes - 1200)} B)`,
+      freestanding.bytes <= 1200);
+  for (const [job, wanted] of [['random actions', 2], ['random actions with realloc', 2], ['churn', 2],
+                               ['small LIFO', 2], ['realloc doubling', 1]]) {
+    const r = ratio(job, subject);
+    const what = wanted === 1 ? 'no slower than dlmalloc' : `≥ ${wanted.toFixed(1)}× dlmalloc`;
+    bar(`${job}: ${what}`, times(r), r >= wanted);
+  }
+  const doubling = of('realloc doubling');
+  bar('realloc doubling: utilization ≥ 0.9',
+      doubling.failed ? doubling.failed : doubling.utilization.toFixed(2),
+      !doubling.failed && doubling.utilization >= 0.9);
+  for (const job of data.jobs) {
+    const own = of(job.name);
+    const base = of(job.name, reference);
+    const met = !own.failed && !base.failed && own.finalMemory <= base.finalMemory;
+    const excess = (own.finalMemory / base.finalMemory - 1) * 100;
+    const measured = own.failed || base.failed ? (own.failed ?? base.failed)
+      : `${mebibytes(own.finalMemory)} vs ${mebibytes(base.finalMemory)} (${excess > 0 ? '+' : ''}${excess.toFixed(1)}%)`;
+    bar(`final memory ≤ dlmalloc's: ${job.name}`, measured, met);
+  }
+  return rows;
+}
+
+// ── Chart: speed ratio and utilization per workload ──────────────────────────────────────────
+function chart() {
+  const jobs = data.jobs;
+  const colors = ['#1b6fd1', '#6b6b6b', '#c9c9c9', '#7fb2ee', '#d98b2b', '#3aa35b'];
+  const groupWidth = 14 * labels.length + 18;
+  const left = 60;
+  const right = 90; // room for the last rotated label
+  const width = left + jobs.length * groupWidth + right;
+  const panelHeight = 200;
+  const labelSpace = 110; // below each panel, for the rotated job names
+  const speedTop = 50;
+  const memoryTop = speedTop + panelHeight + labelSpace + 40;
+  const legendTop = memoryTop + panelHeight + labelSpace;
+  const height = legendTop + 30;
+  const out = [];
+  const text = (x, y, s, attributes = '') =>
+    out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attributes}>${s.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>`);
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
+  out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+
+  // Speed: log2 scale from 1/16 to 16 (clamped), 1 = the reference.
+  const logMin = -4;
+  const logMax = 4;
+  const speedY = (r) => speedTop + panelHeight * (1 - (Math.min(Math.max(Math.log2(r), logMin), logMax) - logMin) / (logMax - logMin));
+  text(left, speedTop - 25, `Speed relative to ${reference} (log scale; higher is faster)`, 'font-size="13" font-weight="bold"');
+  for (let e = logMin; e <= logMax; ++e) {
+    const y = speedY(2 ** e);
+    out.push(`<line x1="${left}" x2="${width - right}" y1="${y}" y2="${y}" stroke="${e === 0 ? '#000' : '#e4e4e4'}"/>`);
+    text(left - 6, y + 4, e >= 0 ? `${2 ** e}×` : `1/${2 ** -e}`, 'text-anchor="end"');
+  }
+  // Utilization: 0..1.
+  const memoryY = (u) => memoryTop + panelHeight * (1 - Math.min(Math.max(u, 0), 1));
+  text(left, memoryTop - 25, 'Utilization: peak live bytes / (final memory − __heap_base) (higher uses less memory)', 'font-size="13" font-weight="bold"');
+  for (let tick = 0; tick <= 10; tick += 2) {
+    const y = memoryY(tick / 10);
+    out.push(`<line x1="${left}" x2="${width - right}" y1="${y}" y2="${y}" stroke="#e4e4e4"/>`);
+    text(left - 6, y + 4, (tick / 10).toFixed(1), 'text-anchor="end"');
+  }
+
+  jobs.forEach((job, j) => {
+    const x0 = left + j * groupWidth + 9;
+    labels.forEach((label, a) => {
+      const f = figures.get(job.name).get(label);
+      const x = x0 + a * 14;
+      if (f.failed) {
+        text(x + 6, speedY(1) - 4, '×', `text-anchor="middle" fill="${colors[a]}"`);
+        return;
+      }
+      const r = ratio(job.name, label);
+      const y = speedY(r);
+      const base = speedY(1);
+      out.push(`<rect x="${x}" y="${Math.min(y, base)}" width="12" height="${Math.max(Math.abs(base - y), 1)}" fill="${colors[a]}"><title>${label}, ${job.name}: ${times(r)}</title></rect>`);
+      const yu = memoryY(f.utilization);
+      out.push(`<rect x="${x}" y="${yu}" width="12" height="${memoryTop + panelHeight - yu}" fill="${colors[a]}"><title>${label}, ${job.name}: ${f.utilization.toFixed(2)}</title></rect>`);
+    });
+    for (const top of [speedTop, memoryTop]) {
+      const xm = x0 + (labels.length * 14) / 2;
+      const y = top + panelHeight + 10;
+      text(xm, y, job.name, `transform="rotate(35 ${xm} ${y})"`);
+    }
+  });
+  labels.forEach((label, a) => {
+    const x = left + a * 160;
+    out.push(`<rect x="${x}" y="${legendTop}" width="12" height="12" fill="${colors[a]}"/>`);
+    text(x + 16, legendTop + 10, label);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+// ── The document ─────────────────────────────────────────────────────────────────────────────
+function machine() {
+  const lscpu = execSync('lscpu', { encoding: 'utf8' });
+  const field = (name) => new RegExp(`^${name}:\\s*(.+)$`, 'm').exec(lscpu)?.[1] ?? '?';
+  const version = (command) => {
+    try {
+      return execSync(command, { encoding: 'utf8', env: { ...process.env, NODE_PATH: '/usr/share/nodejs' } }).split('\n')[0];
+    } catch {
+      return '?';
+    }
+  };
+  return {
+    cpu: `${field('Model name')}, ${field('CPU\\(s\\)')} cores`,
+    cores: field('CPU\\(s\\)'),
+    clang: `clang ${/\d+\.\d+\.\d+/.exec(version('clang-14 --version'))?.[0] ?? '?'}`,
+    emscripten: `Emscripten ${/\d+\.\d+\.\d+/.exec(version('emcc --version 2>/dev/null'))?.[0] ?? '?'}`,
+  };
+}
+
+function sizeTable(section) {
+  const rows = sizes.filter((s) => s.section === section);
+  const empty = rows.find((s) => s.label === 'empty module');
+  return table(['module', 'bytes', 'net of the empty module'], rows.map((s) => [
+    s.label, thousands(s.bytes), s === empty ? '' : thousands(s.bytes - empty.bytes),
+  ]));
+}
+
+function programTable() {
+  const rows = sizes.filter((s) => s.section.startsWith('program'));
+  const baseOf = (section) => rows.find((s) => s.section === section && s.label.includes('dlmalloc'));
+  return table(['toolchain', 'malloc', 'bytes', 'vs. dlmalloc'], rows.map((s) => [
+    s.section.replace('program ', ''), s.label, thousands(s.bytes),
+    s === baseOf(s.section) ? '' : `${s.bytes >= baseOf(s.section).bytes ? '+' : ''}${thousands(s.bytes - baseOf(s.section).bytes)}`,
+  ]));
+}
+
+function checkedSection() {
+  const checked = data.results.filter((r) => r.checked);
+  if (checked.length === 0) return 'Not run (quick mode).';
+  const bad = checked.filter((r) => r.status !== 'ok' && r.status !== 'out of memory');
+  const outOfMemory = checked.filter((r) => r.status === 'out of memory');
+  const lines = [
+    `${checked.length} checked runs (every workload and trace on every allocator): ` +
+    `${checked.length - bad.length - outOfMemory.length} passed, ${outOfMemory.length} ran out of memory, ${bad.length} failed.`,
+  ];
+  for (const r of [...bad, ...outOfMemory]) lines.push(`- ${r.allocator}, ${r.job}: ${r.status}${r.failure ? ` (${r.failure})` : ''}`);
+  return lines.join('\n');
+}
+
+function heapBases() {
+  return data.allocators.map(({ label }) => {
+    const run = data.results.find((r) => r.allocator === label && r.heapBase !== undefined);
+    return `${Math.round(run.heapBase / 1024)} KiB for ${label}`;
+  }).join(', ');
+}
+
+const host = machine();
+const failures = data.results.filter((r) => !r.checked && r.status !== 'ok');
+const doc = `# Benchmarks
+
+Generated by \`scripts/bench.sh\` on ${data.date.slice(0, 10)}.
+- Machine: ${host.cpu}; Node ${data.node} (V8 ${data.v8}); ${host.clang}; ${host.emscripten}.
+- ${data.runs} runs of each workload, allocators interleaved; medians with min–max.
+- Load average (1 minute): ${data.loadAverage.start.toFixed(1)} when the runs started,
+  ${data.loadAverage.end.toFixed(1)} when they ended. The benchmark keeps about one core busy; more
+  means other work shared the ${host.cores} cores, which shows as spread.
+
+Do not edit: run \`scripts/bench.sh\` again (\`KITALLOC_BENCH_QUICK=1\`: 3 runs, no checked runs).
+
+![speed and utilization per workload](${path.basename(options.svg)})
+
+## The bars kitalloc must reach
+
+kitalloc here is kitalloc under WASI, compared with wasi-libc's dlmalloc in the same harness.
+
+${table(['bar', 'measured', ''], bars())}
+
+## Speed
+
+Time per operation (what one operation is: next column), median (fastest–slowest run); in
+bold, speed relative to ${reference} (its time / this time: above 1 is faster).
+Allocators: kitalloc, wasi-libc's dlmalloc and a bump allocator that never frees (the floor)
+under WASI; kitalloc, dlmalloc and emmalloc under Emscripten (\`-sMALLOC=\`).
+
+${speedTable(workloadJobs, 'workload')}
+
+## Memory
+
+Final memory (the module's \`memory.buffer.byteLength\` after the run) / utilization (peak live
+requested bytes / (final memory − \`__heap_base\`); 1.00 would be no overhead at all).
+\`__heap_base\` (after data, the 64 KiB stack and the harness's tables) is at:
+${heapBases()}. Emscripten modules start with 512 KiB of memory and grow through Emscripten's
+\`emscripten_resize_heap\`, which adds up to 20% on every growth, whichever malloc asks.
+
+${memoryTable(workloadJobs, 'workload')}
+
+## Trace replay
+
+Traces from \`bench/traces/\` (formats below), ${data.runs} runs each. Speed as above:
+
+${speedTable(traceJobs, 'trace')}
+
+Memory as above:
+
+${memoryTable(traceJobs, 'trace')}
+
+| trace | format | operations | live blocks at most |
+|---|---|---:|---:|
+${data.traces.map((t) => `| ${t.name} | ${t.format} | ${thousands(t.opCount)} | ${thousands(t.maxLive)} |`).join('\n')}
+
+## Checked runs
+
+Each workload and trace once more per allocator, with every byte of every block filled with a
+pattern derived from the block, verified before free and realloc and after realloc, and every new
+block checked against all live blocks for overlap.
+${checkedSection()}
+${failures.length ? `\nTimed runs that did not finish:\n${failures.map((r) => `- ${r.allocator}, ${r.job}, run ${r.run + 1}: ${r.status}${r.failure ? ` (${r.failure})` : ''}`).join('\n')}\n` : ''}
+## Code size
+
+Modules exporting only the malloc family
+(\`malloc free calloc realloc aligned_alloc posix_memalign malloc_usable_size\`), linked without \`-O\` (so clang does not run wasm-opt itself), then \`wasm-opt -Oz --strip-debug
+--strip-producers\`. kitalloc's libraries come from the repository's CMake (Release, or
+MinSizeRel with \`-Oz\`); wasi-libc's dlmalloc and Emscripten's dlmalloc and emmalloc are the
+toolchains' prebuilt libraries. WASI modules link libc, so they carry its \`memcpy\`/\`memset\`;
+the freestanding ones use \`memory.copy\`/\`memory.fill\` (\`-mbulk-memory\`). Emscripten modules
+are linked by \`emcc -O2\` (which runs its own wasm-opt) and carry its runtime.
+
+Freestanding wasm32:
+
+${sizeTable('freestanding')}
+
+WASI (wasi-libc):
+
+${sizeTable('wasi')}
+
+Emscripten:
+
+${sizeTable('emscripten')}
+
+A real program, \`bench/size_program.cpp\` (std::map, std::string, std::vector, std::sort,
+printf), \`-O2\`, then \`wasm-opt -Oz --strip-debug --strip-producers\`, with each malloc:
+
+${programTable()}
+
+## Workloads
+
+| workload | one operation | what it does |
+|---|---|---|
+${data.workloads.map((w) => `| ${w.name} | ${w.operation} | ${w.description} |`).join('\n')}
+
+## How it is measured
+
+- One harness, \`bench/harness.cpp\`, compiled once for WASI (clang 14, wasi-libc) and once for
+  Emscripten, \`-O2 -fno-builtin\`, and linked into one module per allocator: WASI with
+  \`libkitalloc.a\`, with nothing (wasi-libc's dlmalloc) or with \`bench/bump_malloc.c\`; Emscripten
+  with \`-sMALLOC=none\` and \`libkitalloc.a\`, \`-sMALLOC=dlmalloc\` or \`-sMALLOC=emmalloc\`. Nothing
+  in the harness knows which allocator it has.
+- \`bench/run.mjs\` runs every run in a fresh instance of the module (so the final memory is that
+  run's), one worker thread per allocator, one run at a time. Each run of a workload visits the
+  allocators in a different order. Node runs with \`--no-liftoff\` (modules are compiled by the
+  optimizing tier before the first run), \`--no-turbo-fast-api-calls\` (Node 20's WASI crashes
+  after memory passes ~64 MB otherwise) and \`--expose-gc\` (a collection between runs, not
+  inside one).
+- Time is taken inside the module with \`clock_gettime(CLOCK_MONOTONIC)\` around the measured part
+  only: set-up (churn's 10,000 first blocks), the final frees and reading trace chunks are not
+  timed. Random sizes come from xorshift64* with one fixed seed (${data.seed}): every allocator
+  gets the same requests.
+- Every block is used: timed runs write its first and last byte and read them back before free
+  and realloc (and check alignment); checked runs fill and verify every byte (above).
+- Memory never shrinks in wasm, so the final memory is the largest the run needed. Peak live
+  bytes count requested sizes, not what the allocator rounded them to.
+- Maximum memory is 2 GiB everywhere; a run that needs more reports \`out of memory\`.
+
+## Trace formats
+
+**CS:APP malloc lab (\`.rep\`)**: four integers (suggested heap size, number of ids, number of
+operations, weight), then one operation per line: \`a <id> <size>\` (malloc), \`r <id> <size>\`
+(realloc), \`f <id>\` (free).
+
+**kitalloc's own**: first line \`kitalloc-trace 1\`; lines starting with \`#\` are comments; then
+one operation per line. An id is any token without spaces (the recording build writes addresses,
+so an id may come back after it was freed).
+
+| line | call |
+|---|---|
+| \`a <id> <size>\` | \`malloc(size)\` returned id |
+| \`a <id> <size> <alignment>\` | \`aligned_alloc\`, \`memalign\` or \`posix_memalign\` with that alignment returned id |
+| \`c <id> <count> <size>\` | \`calloc(count, size)\` returned id |
+| \`r <id> <size>\` | \`realloc(id, size)\` returned id (resized in place) |
+| \`r <id> <size> <new-id>\` | \`realloc(id, size)\` returned new-id (moved; id is free) |
+| \`f <id>\` | \`free(id)\` |
+
+Only successful calls are written: \`realloc(NULL, n)\` is an \`a\` line, \`realloc(p, 0)\` that
+frees is \`f p\`, \`free(NULL)\` and calls that return NULL are not written. The replayer
+(\`bench/lib/traces.mjs\`) replays \`r <id> 0\` as a free and aligned allocations with
+\`posix_memalign\` (alignments up to 8 with \`malloc\`) for every allocator, maps ids to at most
+16,384 slots of live blocks, and rejects a trace that uses an id that is not live.
+
+### Recording traces from kitalloc (planned)
+
+A recording build needs a hook in \`src/\`, which does not exist yet:
+
+- a CMake option \`KITALLOC_TRACE\` (default OFF) that defines \`KITALLOC_TRACE=1\` for
+  \`src/c_abi.cpp\`;
+- in that build, each exported \`kit_*\` call that succeeds writes one line of the format above,
+  ids as \`0x\` + lowercase hex addresses, sizes and alignments in decimal, the first line
+  \`kitalloc-trace 1\`. Calls between the entry points (\`kit_realloc\` calling \`kit_malloc\` or
+  \`kit_free\`, \`kit_memalign\` calling \`kit_aligned_alloc\`) go through unlogged internals, so
+  that each call from the program is exactly one line;
+- lines go to \`extern "C" void kit_trace_write(const char* line, size_t length)\`, a weak
+  function whose default writes to file descriptor 2 (WASI \`fd_write\`, Emscripten \`fd_write\`,
+  \`write(2, ...)\` natively); a freestanding module imports it as \`env.kit_trace_write\`. It must
+  not allocate. The line is formatted without libc into a fixed buffer.
+
+\`bench/run.mjs\` then replays any such file dropped into \`bench/traces/\` (name ending in
+\`.trace\`).
+`;
+
+writeFileSync(options.markdown, doc);
+writeFileSync(options.svg, chart());

@@ -1,0 +1,164 @@
+// Runs the benchmark: every workload (bench/harness.cpp) and every trace on every allocator's
+// module, allocators interleaved, several runs, then one checked run of each; writes the raw
+// results as JSON for bench/report.mjs. scripts/bench.sh runs it as
+//   node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.mjs \
+//     --out results.json --runs 5 --traces bench/traces --reference <label> --subject <label> \
+//     --allocator '<label>=<wasi|emscripten>:<module>' ...   [--no-checked]
+// --no-liftoff: modules are compiled by the optimizing tier up front, so the first runs are not
+// measured on baseline code. --no-turbo-fast-api-calls: Node 20's WASI otherwise crashes once
+// memory has grown past ~64 MB (nodejs/node#46777).
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { parseTrace } from './lib/traces.mjs';
+
+const SEED = 20261122;
+// A run that takes longer has hung (the slowest normal run, bump on heap growth, takes ~2 s).
+const JOB_TIMEOUT_MS = 120_000;
+
+const { values: options } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    runs: { type: 'string', default: '5' },
+    traces: { type: 'string' },
+    reference: { type: 'string' },
+    subject: { type: 'string' },
+    allocator: { type: 'string', multiple: true },
+    'no-checked': { type: 'boolean', default: false },
+  },
+});
+if (!options.out || !options.allocator?.length || !options.reference || !options.subject) {
+  console.error('usage: run.mjs --out <json> --reference <label> --subject <label> ' +
+                '--allocator <label>=<wasi|emscripten>:<module> ... [--runs N] [--traces dir]');
+  process.exit(2);
+}
+
+const allocators = options.allocator.map((spec) => {
+  const match = /^(.+?)=(wasi|emscripten):(.+)$/.exec(spec);
+  if (!match) throw new Error(`bad --allocator ${spec}`);
+  return { label: match[1], flavour: match[2], file: path.resolve(match[3]) };
+});
+
+// One worker per allocator, restarted when a job hangs.
+class AllocatorRunner {
+  constructor(allocator) {
+    this.allocator = allocator;
+    this.start();
+  }
+  start() {
+    const { flavour, file } = this.allocator;
+    this.worker = new Worker(new URL('./lib/worker.mjs', import.meta.url), {
+      workerData: { flavour, file },
+    });
+    this.worker.unref();
+  }
+  request(message) {
+    return new Promise((resolve) => {
+      const { worker } = this;
+      const settle = (reply) => {
+        clearTimeout(timer);
+        worker.off('message', settle);
+        worker.off('error', crashed);
+        resolve(reply);
+      };
+      const crashed = (error) => {
+        this.start();
+        settle({ status: 'crashed', failure: String(error) });
+      };
+      const timer = setTimeout(() => {
+        worker.terminate();
+        this.start();
+        settle({ status: 'timed out', failure: `no answer in ${JOB_TIMEOUT_MS / 1000} s` });
+      }, JOB_TIMEOUT_MS);
+      worker.on('message', settle);
+      worker.on('error', crashed);
+      worker.postMessage(message);
+    });
+  }
+}
+
+// The traces in `directory` that fit in the harness's `slotCount` live blocks.
+function loadTraces(directory, slotCount) {
+  if (!directory) return [];
+  return readdirSync(directory)
+    .filter((file) => /\.(rep|trace)$/.test(file))
+    .sort()
+    .map((file) => parseTrace(readFileSync(path.join(directory, file), 'utf8'), file))
+    .filter((trace) => {
+      if (trace.maxLive <= slotCount) return true;
+      console.error(`run.mjs: skipping ${trace.name}: ${trace.maxLive} live blocks at once, ` +
+                    `the harness has room for ${slotCount}`);
+      return false;
+    });
+}
+
+const runners = allocators.map((allocator) => new AllocatorRunner(allocator));
+const descriptions = await Promise.all(runners.map((runner) => runner.request({ kind: 'describe' })));
+const { workloads, slotCount } = descriptions[0];
+if (descriptions.some((d) => JSON.stringify(d) !== JSON.stringify(descriptions[0]))) {
+  throw new Error('the allocators\' modules were built from different harness sources');
+}
+const replayIndex = workloads.findIndex((w) => w.name === 'trace replay');
+const traces = loadTraces(options.traces, slotCount);
+
+// A job is a workload, or the replay workload with one trace.
+const jobs = [
+  ...workloads.flatMap((workload, index) =>
+    index === replayIndex ? [] : [{ name: workload.name, workload: index }]),
+  ...traces.map((trace) => ({ name: trace.name, workload: replayIndex, trace })),
+];
+
+const results = [];
+async function runJob(job, runner, run, checked) {
+  const reply = await runner.request({
+    kind: 'run',
+    workload: job.workload,
+    seed: SEED,
+    checked,
+    traceOps: job.trace?.ops,
+  });
+  results.push({ job: job.name, allocator: runner.allocator.label, run, checked, ...reply });
+  if (reply.status !== 'ok' && reply.status !== 'out of memory') {
+    console.error(`  ${runner.allocator.label}, ${job.name}${checked ? ' (checked)' : ''}: ` +
+                  `${reply.status}: ${reply.failure}`);
+  }
+}
+
+const runs = Number(options.runs);
+const started = Date.now();
+// Other work on the machine shows up as spread between runs: the document says how busy it was.
+const loadAtStart = os.loadavg()[0];
+for (let run = 0; run < runs; ++run) {
+  process.stderr.write(`run.mjs: run ${run + 1} of ${runs}\n`);
+  for (const [jobIndex, job] of jobs.entries()) {
+    // Each job sees the allocators in a different order, so none always runs first.
+    for (let k = 0; k < runners.length; ++k) {
+      await runJob(job, runners[(k + run + jobIndex) % runners.length], run, false);
+    }
+  }
+}
+if (!options['no-checked']) {
+  process.stderr.write('run.mjs: checked runs (every byte verified, overlaps looked for)\n');
+  for (const job of jobs) {
+    for (const runner of runners) await runJob(job, runner, 0, true);
+  }
+}
+process.stderr.write(`run.mjs: done in ${Math.round((Date.now() - started) / 1000)} s\n`);
+
+writeFileSync(options.out, JSON.stringify({
+  date: new Date().toISOString(),
+  loadAverage: { start: loadAtStart, end: os.loadavg()[0] },
+  node: process.version,
+  v8: process.versions.v8,
+  seed: SEED,
+  runs,
+  reference: options.reference,
+  subject: options.subject,
+  allocators: allocators.map(({ label, flavour, file }) => ({ label, flavour, module: path.basename(file) })),
+  workloads,
+  traces: traces.map(({ name, format, opCount, maxLive }) => ({ name, format, opCount, maxLive })),
+  jobs: jobs.map((job) => ({ name: job.name, workload: job.workload, trace: !!job.trace })),
+  results,
+}, null, 1));
