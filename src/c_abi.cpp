@@ -3,6 +3,7 @@
 
 #include "allocator.hpp"
 #include "checked.hpp"
+#include "trace.hpp"
 
 namespace kit {
 namespace {
@@ -55,6 +56,14 @@ bool valid_alignment(size_t alignment) {
 uint32_t align_bits_of(size_t alignment) {
   auto bits = uint32_t(__builtin_ctzll(alignment));
   return bits > kDefaultAlignBits ? bits : kDefaultAlignBits;
+}
+
+// In the trace build: one line for a successful call (trace.hpp). Returns ptr.
+template <typename... Numbers> void* traced(char operation, void* ptr, Numbers... numbers) {
+  if constexpr (trace::kEnabled)
+    if (ptr != nullptr)
+      trace::record(operation, ptr, int(sizeof...(numbers)), uint64_t(numbers)...);
+  return ptr;
 }
 
 // A block for `size` bytes (sealed in the checked build), or nullptr; sets no errno.
@@ -125,7 +134,7 @@ extern "C" {
 
 void* KIT_JS_EXPORT(kit_malloc)(size_t size) {
   calls.malloc += 1;
-  return alloc(size, kDefaultAlignBits, false);
+  return traced('a', alloc(size, kDefaultAlignBits, false), size);
 }
 
 void KIT_JS_EXPORT(kit_free)(void* ptr) {
@@ -134,6 +143,8 @@ void KIT_JS_EXPORT(kit_free)(void* ptr) {
   calls.free += 1;
   if (!verified(ptr, "free") || !release(ptr))
     calls.failed += 1;
+  else
+    traced('f', ptr);
 }
 
 void* kit_calloc(size_t count, size_t size) {
@@ -143,17 +154,18 @@ void* kit_calloc(size_t count, size_t size) {
     set_errno(Error::out_of_memory);
     return failed(nullptr);
   }
-  return alloc(bytes, kDefaultAlignBits, true);
+  return traced('c', alloc(bytes, kDefaultAlignBits, true), count, size);
 }
 
 void* kit_realloc(void* ptr, size_t size) {
   calls.realloc += 1;
   if (ptr == nullptr)
-    return alloc(size, kDefaultAlignBits, false);
+    return traced('a', alloc(size, kDefaultAlignBits, false), size);
   if (!verified(ptr, "realloc"))
     return failed(nullptr);
   if (size == 0) { // as dlmalloc and emmalloc, which kitalloc replaces: free, return NULL
-    release(ptr);
+    if (release(ptr))
+      traced('f', ptr);
     return nullptr;
   }
   size_t request = size;
@@ -163,13 +175,15 @@ void* kit_realloc(void* ptr, size_t size) {
   if (heap().resize(ptr, request, kDefaultAlignBits)) {
     if constexpr (checked::kEnabled)
       checked::seal(heap(), ptr, size);
-    return ptr;
+    return traced('r', ptr, size);
   }
   void* moved = alloc(size, kDefaultAlignBits, false);
   if (moved == nullptr)
     return nullptr; // the old block is untouched
   __builtin_memcpy(moved, ptr, old_size < size ? old_size : size);
   release(ptr);
+  if constexpr (trace::kEnabled)
+    trace::record_move(ptr, size, moved);
   return moved;
 }
 
@@ -179,7 +193,7 @@ void* kit_aligned_alloc(size_t alignment, size_t size) {
     set_errno(Error::invalid_argument);
     return failed(nullptr);
   }
-  return alloc(size, align_bits_of(alignment), false);
+  return traced('a', alloc(size, align_bits_of(alignment), false), size, alignment);
 }
 
 void* kit_memalign(size_t alignment, size_t size) { return kit_aligned_alloc(alignment, size); }
@@ -191,7 +205,7 @@ int kit_posix_memalign(void** out, size_t alignment, size_t size) {
   void* ptr = allocate(size, align_bits_of(alignment), false);
   if (ptr == nullptr)
     return failed(error_code(Error::out_of_memory));
-  *out = ptr;
+  *out = traced('a', ptr, size, alignment);
   return 0;
 }
 

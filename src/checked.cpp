@@ -1,6 +1,8 @@
 // The checked build's seals and checks; the layout is drawn in checked.hpp.
 #include "checked.hpp"
 
+#include "line.hpp"
+
 namespace kit::checked {
 namespace {
 
@@ -20,25 +22,6 @@ Word seal_for(const void* ptr, size_t size) {
   return mixed ^ (mixed >> 15) ^ 0x6B174C4Bu;
 }
 
-// "<call>(0x...): <problem>" without libc.
-void print_default_report(const char* call, const char* problem, const void* ptr) {
-  char line[160];
-  size_t length = 0;
-  auto append = [&](const char* text) {
-    while (*text != 0 && length + 1 < sizeof line)
-      line[length++] = *text++;
-  };
-  append("kitalloc: ");
-  append(call);
-  append("(0x");
-  for (int shift = int(sizeof(uintptr_t) * 8) - 4; shift >= 0; shift -= 4)
-    line[length++] = "0123456789abcdef"[(uintptr_t(ptr) >> shift) & 15];
-  append("): ");
-  append(problem);
-  line[length] = 0;
-  print_error(line);
-}
-
 } // namespace
 
 void report(const char* call, const char* problem, const void* ptr) {
@@ -46,7 +29,14 @@ void report(const char* call, const char* problem, const void* ptr) {
     failure_hook(call, problem, ptr);
     return;
   }
-  print_default_report(call, problem, ptr);
+  Line()
+      .text("kitalloc: ")
+      .text(call)
+      .text("(")
+      .hex(uintptr_t(ptr))
+      .text("): ")
+      .text(problem)
+      .write();
   __builtin_trap();
 }
 

@@ -27,8 +27,9 @@ enum class Error { out_of_memory, invalid_argument };
 int error_code(Error error);
 // Sets errno where the platform has one; nothing in freestanding wasm.
 void set_errno(Error error);
-// Writes one line to standard error where the platform has one (nothing in freestanding
-// wasm): the checked build's default failure report.
-void print_error(const char* line);
+// Writes bytes to standard error: the checked build's default failure report, the trace
+// build's lines. Freestanding wasm has none: there it calls the import env.kit_write_stderr
+// (pointer, length), which the embedder provides (only modules of those builds import it).
+void write_stderr(const char* bytes, size_t length);
 
 } // namespace kit

@@ -57,12 +57,14 @@ Heap platform_heap() {
 int error_code(Error error) { return error == Error::out_of_memory ? ENOMEM : EINVAL; }
 void set_errno(Error error) { errno = error_code(error); }
 
-void print_error(const char* line) {
-  size_t length = 0;
-  while (line[length] != 0)
-    ++length;
-  if (write(STDERR_FILENO, line, length) < 0 || write(STDERR_FILENO, "\n", 1) < 0)
-    return; // nowhere else to say it
+void write_stderr(const char* bytes, size_t length) {
+  while (length > 0) {
+    ssize_t written = write(STDERR_FILENO, bytes, length);
+    if (written <= 0)
+      return; // nowhere else to say it
+    bytes += written;
+    length -= size_t(written);
+  }
 }
 
 } // namespace kit

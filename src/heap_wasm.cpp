@@ -48,12 +48,11 @@ void set_errno(Error) {}
 #endif
 
 #if __STDC_HOSTED__
-void print_error(const char* line) {
-  fputs(line, stderr);
-  fputc('\n', stderr);
-}
+void write_stderr(const char* bytes, size_t length) { fwrite(bytes, 1, length, stderr); }
 #else
-void print_error(const char*) {}
+extern "C" __attribute__((import_module("env"), import_name("kit_write_stderr"))) void
+kit_write_stderr(const char* bytes, size_t length);
+void write_stderr(const char* bytes, size_t length) { kit_write_stderr(bytes, length); }
 #endif
 
 } // namespace kit
