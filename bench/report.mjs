@@ -401,21 +401,20 @@ frees is \`f p\`, \`free(NULL)\` and calls that return NULL are not written. The
 \`posix_memalign\` (alignments up to 8 with \`malloc\`) for every allocator, maps ids to at most
 16,384 slots of live blocks, and rejects a trace that uses an id that is not live.
 
-### Recording traces from kitalloc (planned)
+### Recording traces from kitalloc
 
-A recording build needs a hook in \`src/\`, which does not exist yet:
+Build kitalloc with \`-DKITALLOC_TRACE=ON\` and link the program with it: every successful
+call writes one line of the format above to standard error (\`src/trace.hpp\`), ids as \`0x\`
++ hex addresses, the first line \`kitalloc-trace 1\`. A call made on behalf of another
+(\`realloc\` moving a block) is not written twice. Natively and in WASI and Emscripten modules
+lines go to file descriptor 2; a freestanding module calls its import
+\`env.kit_write_stderr(pointer, length)\`. For example, with the WASI demo of \`examples/\`:
 
-- a CMake option \`KITALLOC_TRACE\` (default OFF) that defines \`KITALLOC_TRACE=1\` for
-  \`src/c_abi.cpp\`;
-- in that build, each exported \`kit_*\` call that succeeds writes one line of the format above,
-  ids as \`0x\` + lowercase hex addresses, sizes and alignments in decimal, the first line
-  \`kitalloc-trace 1\`. Calls between the entry points (\`kit_realloc\` calling \`kit_malloc\` or
-  \`kit_free\`, \`kit_memalign\` calling \`kit_aligned_alloc\`) go through unlogged internals, so
-  that each call from the program is exactly one line;
-- lines go to \`extern "C" void kit_trace_write(const char* line, size_t length)\`, a weak
-  function whose default writes to file descriptor 2 (WASI \`fd_write\`, Emscripten \`fd_write\`,
-  \`write(2, ...)\` natively); a freestanding module imports it as \`env.kit_trace_write\`. It must
-  not allocate. The line is formatted without libc into a fixed buffer.
+    cmake -S . -B build/trace-wasi -DCMAKE_TOOLCHAIN_FILE=toolchains/wasi.cmake -DKITALLOC_TRACE=ON
+    cmake --build build/trace-wasi --target kitalloc
+    cmake --install build/trace-wasi --prefix build/install/trace-wasi
+    # build examples/wasi against build/install/trace-wasi, then:
+    node wasm-tests/run.mjs wasi build/example-trace/demo.wasm 2> bench/traces/demo.trace
 
 \`bench/run.mjs\` then replays any such file dropped into \`bench/traces/\` (name ending in
 \`.trace\`).
