@@ -10,6 +10,8 @@ packages=(
   libc++-14-dev-wasm32 libc++abi-14-dev-wasm32
   emscripten
   doctest-dev cmake g++
+  libclang-rt-14-dev valgrind         # ASan/UBSan runtimes and libFuzzer (only recommended by
+                                      # clang-14); memcheck over the native suite
   chromium                            # headless browser for demo-web's test (demo-web/test.mjs)
 )
 

@@ -2,6 +2,9 @@
 # Configures, builds and tests every flavour, stopping at the first failure:
 #   build/gcc         native, g++            (doctest suite, core-smoke)
 #   build/clang       native, clang++-14     (doctest suite, core-smoke)
+#   build/asan        native, clang++-14 with ASan + UBSan, any report fatal (same tests)
+#   valgrind          build/gcc's doctest suite under valgrind memcheck (log: build/valgrind/)
+#   fuzz              scripts/fuzz.sh 30: each libFuzzer target for 30 s (build/fuzz)
 #   build/wasm32      freestanding wasm32    (core-smoke under Node and wasm-interp)
 #   build/wasi        WASI, wasi-libc        (core-smoke under Node's WASI)
 #   build/emscripten  Emscripten             (core-smoke under Node)
@@ -10,7 +13,7 @@
 #   demo-web          the heap viewer driven in headless Chromium (build/wasi's demo-web modules)
 # All are RelWithDebInfo (-O2 -g) with assertions kept (KITALLOC_ASSERTIONS=ON undoes NDEBUG):
 # the allocator is tested as it ships, optimized. Last line: "N passed, 0 failed", N being the
-# number of flavours whose ctest run passed.
+# number of steps (flavours and the others above) that passed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -44,9 +47,37 @@ flavour() {
   passed=$((passed + 1))
 }
 
+# step <name> <command...>: a step that is not a cmake flavour; says how long it took.
+step() {
+  local name=$1
+  shift
+  echo "==> [$name] $*"
+  local started=$SECONDS
+  "$@" || die "[$name] $*"
+  echo "==> [$name] passed in $((SECONDS - started)) s"
+  passed=$((passed + 1))
+}
+
+# build/gcc's native suite under valgrind memcheck, the log kept and only its summary shown.
+# The model test runs 100,000 operations instead of 1,000,000: the same paths, 5 s instead of 30.
+memcheck_native_tests() {
+  local log=build/valgrind/memcheck.log
+  mkdir -p build/valgrind
+  KITALLOC_MODEL_OPS=100000 valgrind --error-exitcode=1 --leak-check=full \
+    build/gcc/native-tests >"$log" 2>&1 || { tail -60 "$log" >&2; return 1; }
+  grep -E "test cases|ERROR SUMMARY|All heap blocks were freed" "$log"
+}
+
 mkdir -p build
 flavour gcc cmake -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++
 flavour clang cmake -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+# The native tests again under ASan + UBSan; -fno-sanitize-recover: every report fails the test.
+sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+flavour asan cmake -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DCMAKE_C_FLAGS="$sanitize" -DCMAKE_CXX_FLAGS="$sanitize" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+step valgrind memcheck_native_tests
+step fuzz ./scripts/fuzz.sh 30
 flavour wasm32 cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasm32-freestanding.cmake"
 flavour wasi cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
 # Emscripten's own toolchain file (via emcmake). Its default test emulator,
@@ -54,13 +85,9 @@ flavour wasi cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
 flavour emscripten emcmake cmake -DCMAKE_CROSSCOMPILING_EMULATOR="$(command -v node)"
 
 # The installed packages as users get them: find_package(kitalloc) in examples/, run under Node.
-echo "==> [examples] install each wasm flavour, build and run examples/"
-./scripts/examples.sh || die "[examples] scripts/examples.sh"
-passed=$((passed + 1))
+step examples ./scripts/examples.sh
 
 # The heap viewer in headless Chromium, on the workload modules the wasi flavour built.
-echo "==> [demo-web] heap viewer in headless Chromium (demo-web/test.mjs)"
-node demo-web/test.mjs build/wasi/demo-web || die "[demo-web] node demo-web/test.mjs build/wasi/demo-web"
-passed=$((passed + 1))
+step demo-web node demo-web/test.mjs build/wasi/demo-web
 
 echo "${passed} passed, 0 failed"
