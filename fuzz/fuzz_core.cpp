@@ -258,8 +258,8 @@ private:
     check_step();
   }
 
-  // The primary region's end moves by -16 KiB .. +4 MiB, within its buffer: below the current
-  // end and past 2 MiB must be refused.
+  // The primary region's end moves by -16 KiB .. +4 MiB, within its buffer: below the bump
+  // pointer and past 2 MiB must be refused.
   void extend(InputDecoder& input) {
     auto delta = (intptr_t(input.u16()) - 256) * 64;
     tally.start_operation("extend");
@@ -269,17 +269,18 @@ private:
     if (new_end > buffer_end)
       new_end = buffer_end;
     uintptr_t base = uintptr_t(primary_);
-    bool expected =
-        new_end >= old_end && ((new_end - base) & ~uintptr_t(3)) <= kit::kMaxRegionBytes;
+    bool expected = (new_end & ~uintptr_t(3)) >= primary_->unused_start() &&
+                    ((new_end - base) & ~uintptr_t(3)) <= kit::kMaxRegionBytes;
     RegionStats before = primary_->stats();
-    bool extended = primary_->extend(reinterpret_cast<void*>(new_end));
+    bool extended = primary_->move_end(reinterpret_cast<void*>(new_end));
     if (extended != expected)
       tally.fail("extend from %#zx to %#zx (region base %#zx) %s", size_t(old_end), size_t(new_end),
                  size_t(base), extended ? "succeeded" : "was refused");
     if (extended) {
       tally.require(primary_->end() <= new_end && primary_->end() + kit::kWordBytes > new_end,
                     "extend did not move the end to the word below new_end");
-      total_words_ += uint32_t((primary_->end() - old_end) / kit::kWordBytes);
+      total_words_ +=
+          uint32_t((intptr_t(primary_->end()) - intptr_t(old_end)) / intptr_t(kit::kWordBytes));
     } else {
       tally.require(same_stats(before, primary_->stats()), "a refused extend changed the figures");
     }

@@ -113,6 +113,93 @@ size_t kit_walk_into(kit_walk_entry* out, size_t capacity);
  * writing nothing, in builds without it. */
 size_t kit_size_histogram(uint64_t* buckets, size_t count);
 
+/* ── Private heaps ─────────────────────────────────────────────────────────────────────────
+ * A private heap is a set of small-block regions and large blocks of its own, carved from the
+ * page store of the global heap: allocating in it touches no other heap's free lists. At the
+ * end of a task it is either dropped (every block it holds is released at once: O(regions and
+ * large blocks), never per block) or merged into its parent (its blocks stay valid and become
+ * the parent's; its free space is the parent's to allocate from). Heaps nest: a heap's
+ * children are dropped with it, and become its parent's children when it merges.
+ * NULL as a heap means the main heap (the one malloc uses). A block's heap is known from its
+ * address, so kit_free, free and kit_heap_free all free any heap's block into its own heap,
+ * and realloc keeps a block in its heap. A heap that was dropped or merged (or any pointer
+ * kitalloc did not return from kit_heap_create) is refused: calls return NULL or
+ * KIT_E_BAD_HEAP and change nothing. Memory: the heap's record is a 96-byte block of the
+ * main heap; its regions are page runs (64 KiB each at least). */
+typedef struct kit_heap kit_heap;
+
+typedef enum kit_status {
+  KIT_OK = 0,
+  KIT_E_NO_MEMORY = 1,  /* nothing changed */
+  KIT_E_BAD_HEAP = 2,   /* not a live heap from kit_heap_create */
+  KIT_E_BAD_HANDLE = 3, /* never handed out, already freed, or forged */
+  KIT_E_LOCKED = 4,     /* kit_handle_free of a locked handle: unlock it first */
+  KIT_E_NOT_LOCKED = 5, /* kit_handle_unlock of a handle that is not locked */
+} kit_status;
+
+/* A new heap under parent (NULL: the main heap) with room for initial_bytes of small blocks
+ * reserved at once (0: none until the first allocation). NULL when out of memory or parent is
+ * not a live heap. */
+kit_heap* kit_heap_create(kit_heap* parent, size_t initial_bytes);
+/* malloc in heap: blocks below 32 KiB in its regions, larger ones in page runs it owns. */
+void* kit_heap_malloc(kit_heap* heap, size_t size);
+/* free of a block of any heap, by its address (heap is not consulted): as kit_free. */
+void kit_heap_free(kit_heap* heap, void* ptr);
+/* realloc: ptr NULL allocates in heap; otherwise the block is resized, or moved within the
+ * heap it belongs to. */
+void* kit_heap_realloc(kit_heap* heap, void* ptr, size_t size);
+/* Releases every block of heap and of the heaps under it, and the heaps themselves. */
+kit_status kit_heap_drop(kit_heap* heap);
+/* heap's blocks, regions and child heaps become its parent's; heap itself is gone. */
+kit_status kit_heap_merge(kit_heap* heap);
+/* kit_stats of one heap (NULL: the main heap's own blocks): its regions, large blocks, bytes
+ * in use and peak, and memory_bytes = the memory its regions and large runs take. Call counts
+ * are the global heap's only and read 0 here. KIT_E_BAD_HEAP for a dead heap. */
+kit_status kit_heap_get_stats(kit_heap* heap, kit_stats* out);
+
+/* ── Relocatable handles and compaction ───────────────────────────────────────────────────
+ * A block that may move. kit_handle_lock pins it and returns its address (16-byte aligned);
+ * while no lock is held, kit_compact may move it. Handle blocks live in regions of their own
+ * in the main heap's page store (so compaction never has to step around malloc blocks);
+ * malloc and handles share the heap's memory. The handle table is one block of the main heap,
+ * 8 bytes per handle, grown by doubling; each handle block also carries its handle's number
+ * in a hidden word before the payload (so with the block header a handle costs 16 bytes more
+ * than its payload, rounded to 16). A handle is (generation << 20 | index): about a million
+ * live handles, and a freed handle is refused until its slot has been reused 4095 times.
+ * kit_handle 0 is never a handle. Not for private heaps: handles belong to the main heap. */
+typedef uint32_t kit_handle;
+
+/* A handle for size bytes (its contents undefined), or 0 when out of memory. */
+kit_handle kit_handle_alloc(size_t size);
+/* Pins the block and returns its address; locks nest (each lock needs an unlock). NULL for a
+ * bad handle. */
+void* kit_handle_lock(kit_handle handle);
+/* Undoes one lock. KIT_E_NOT_LOCKED when there is none (nothing changes). */
+kit_status kit_handle_unlock(kit_handle handle);
+/* Frees the block; the handle becomes bad. KIT_E_LOCKED while locked (nothing changes). */
+kit_status kit_handle_free(kit_handle handle);
+/* Bytes the block can hold (at least what was asked), or 0 for a bad handle. */
+size_t kit_handle_size(kit_handle handle);
+
+typedef struct kit_compact_result {
+  uint64_t moved_blocks;       /* handle blocks that moved */
+  uint64_t moved_bytes;        /* and their bytes */
+  uint64_t released_bytes;     /* memory handle regions gave back to the page store */
+  uint64_t largest_free_bytes; /* the largest block the heap could now place without growing */
+  uint32_t locked_blocks;      /* handle blocks that stayed because they were locked */
+  uint32_t reserved;
+} kit_compact_result;
+
+/* Slides every unlocked handle block down over the free space before it, moves blocks of
+ * newer handle regions into older ones where they fit, and gives emptied pages back to the
+ * page store. Locked blocks stay; the free space around them is merged. O(handle blocks).
+ * out may be NULL. */
+void kit_compact(kit_compact_result* out);
+/* Whether an allocation that would otherwise grow memory first compacts, when the handle
+ * regions hold enough free memory that compaction could make room (on by default). Returns the
+ * previous setting. */
+int kit_set_auto_compact(int enabled);
+
 #ifdef __cplusplus
 }
 #endif

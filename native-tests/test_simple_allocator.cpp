@@ -220,17 +220,21 @@ TEST_SUITE("SimpleAllocator: alloc_cat's scenarios") {
     CHECK(second.allocator->stats().allocated_words == 0);
   }
 
-  TEST_CASE("extend makes room at the end") {
+  TEST_CASE("move_end makes room at the end, and gives the top of the bump area back") {
     Buffer buffer(64 * 1024);
     SimpleAllocator* region = SimpleAllocator::create(buffer.begin(), buffer.begin() + 1024);
     REQUIRE(region != nullptr);
     CHECK(region->alloc(500, 2) == nullptr);
-    CHECK(region->extend(buffer.begin() + 4096));
+    CHECK(region->move_end(buffer.begin() + 4096));
     void* payload = region->alloc(500, 2);
     CHECK(payload != nullptr);
     CHECK(region->stats().unused_words == (4096 - sizeof(SimpleAllocator)) / 4 - 501);
-    CHECK_FALSE(region->extend(buffer.begin() + 2048));             // backwards
-    CHECK_FALSE(region->extend(buffer.begin() + (2 << 20) + 1024)); // past 2 MiB
+    CHECK_FALSE(region->move_end(buffer.begin() + 2048));             // below the bump pointer
+    CHECK_FALSE(region->move_end(buffer.begin() + (2 << 20) + 1024)); // past 2 MiB
+    auto* bump = reinterpret_cast<unsigned char*>(region->unused_start());
+    CHECK(region->move_end(bump));
+    CHECK(region->stats().unused_words == 0);
+    CHECK(region->alloc(1, 2) == nullptr);
     CHECK(region->check() == nullptr);
   }
 }
@@ -473,12 +477,12 @@ TEST_SUITE("SimpleAllocator: page store and tags") {
     CHECK(pages.store->check() == nullptr);
   }
 
-  TEST_CASE("extend adds pages at the top; bad ranges and sizes are refused") {
+  TEST_CASE("move_end adds pages at the top; bad ranges and sizes are refused") {
     Pages pages;
     CHECK(pages.store->alloc_units(9) == nullptr);
-    CHECK(pages.store->extend(pages.memory + (12 << 16)));
+    CHECK(pages.store->move_end(pages.memory + (12 << 16)));
     CHECK(pages.store->alloc_units(9) != nullptr);
-    CHECK_FALSE(pages.store->extend(pages.memory));
+    CHECK_FALSE(pages.store->move_end(pages.memory));
     CHECK(pages.store->alloc_units(0) == nullptr);
     CHECK(pages.store->alloc_units(size_t(1) << 40) == nullptr);
     alignas(8) char state[sizeof(SimpleAllocator)];

@@ -1,4 +1,4 @@
-// The global heap: the policy is stated in allocator.hpp.
+// The global heap: the layout and the policy are stated in allocator.hpp.
 #include "allocator.hpp"
 
 namespace kit {
@@ -29,17 +29,36 @@ size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
   return (word_count + 1) * kWordBytes + gap;
 }
 
+void add_stats(RegionStats& sum, const RegionStats& more) {
+  sum.regions += more.regions;
+  sum.total_words += more.total_words;
+  sum.allocated_words += more.allocated_words;
+  sum.unused_words += more.unused_words;
+  sum.fragment_words += more.fragment_words;
+  sum.fragments += more.fragments;
+  sum.live_blocks += more.live_blocks;
+}
+
+// A block's payload words, copied (the blocks do not overlap).
+void copy_payload(void* to, const void* from) {
+  uint32_t words = SimpleAllocator::usable_words(from);
+  for (uint32_t index = 0; index < words; ++index)
+    static_cast<Word*>(to)[index] = static_cast<const Word*>(from)[index];
+}
+
 } // namespace
 
 void Allocator::init(const Heap& heap) {
   heap_ = heap;
   memory_end_ = heap.end;
   clean_from_ = heap.begin;
+  handles_.handle_blocks = true;
   uintptr_t first_page = page_ceil(heap.begin);
   if (first_page > heap.end)
     first_page = heap.end & ~kPageMask;
   if (first_page > heap.begin)
-    partial_ = add_region(reinterpret_cast<void*>(heap.begin), reinterpret_cast<void*>(first_page));
+    partial_ =
+        add_region(main_, reinterpret_cast<void*>(heap.begin), reinterpret_cast<void*>(first_page));
   uintptr_t end_page = heap.end & ~kPageMask;
   if (end_page < first_page)
     end_page = first_page;
@@ -48,65 +67,141 @@ void Allocator::init(const Heap& heap) {
   span_count_ = 1;
 }
 
-SimpleAllocator* Allocator::add_region(void* begin, void* end) {
-  if (region_count_ > kMaxRegionTag)
+// Tags never used go first, then released ones, the longest released first: a pointer into a
+// dropped heap keeps naming an empty slot (and is refused) for as long as possible.
+SimpleAllocator* Allocator::add_region(Space& space, void* begin, void* end) {
+  bool fresh_tag = tag_limit_ <= kMaxRegionTag;
+  if (!fresh_tag && free_tag_count_ == 0)
     return nullptr;
-  SimpleAllocator* region = SimpleAllocator::create(begin, end, region_count_);
+  uint32_t tag = fresh_tag ? tag_limit_ : free_tags_[free_tag_first_];
+  SimpleAllocator* region = SimpleAllocator::create(begin, end, tag);
   if (region == nullptr)
     return nullptr;
-  regions_[region_count_++] = region;
-  region->chain(small_);
-  small_ = region;
+  if (fresh_tag) {
+    tag_limit_ += 1;
+  } else {
+    free_tag_first_ = (free_tag_first_ + 1) % (kMaxRegionTag + 1);
+    free_tag_count_ -= 1;
+  }
+  regions_[tag] = {region, &space};
+  region_count_ += 1;
+  space.region_count += 1;
+  region->chain(space.small);
+  space.small = region;
   return region;
 }
 
-void* Allocator::alloc(size_t bytes, uint32_t align_bits, bool* fresh) {
+// Unchains the region from its space, frees its tag and gives its run back to the page store.
+void Allocator::release_region(Space& space, SimpleAllocator* region) {
+  if (space.small == region) {
+    space.small = region->next();
+  } else {
+    SimpleAllocator* before = space.small;
+    while (before->next() != region)
+      before = before->next();
+    before->chain(region->next());
+  }
+  regions_[region->tag()] = {nullptr, nullptr};
+  free_tags_[(free_tag_first_ + free_tag_count_++) % (kMaxRegionTag + 1)] = uint16_t(region->tag());
+  region_count_ -= 1;
+  space.region_count -= 1;
+  pages_->dealloc(run_of_region(region));
+}
+
+void* Allocator::run_of_region(const SimpleAllocator* region) {
+  return reinterpret_cast<void*>((uintptr_t(region) & ~kPageMask) + kWordBytes);
+}
+
+void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
   *fresh = false;
   if (align_bits > kMaxAlignBits)
     return nullptr;
   void* payload = bytes > kMaxAllocBytes
-                      ? alloc_large(bytes, align_bits, fresh)
-                      : alloc_small(word_count_for(bytes, align_bits), align_bits);
+                      ? alloc_large(space, bytes, align_bits, fresh)
+                      : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
   if (payload != nullptr)
-    count_in_use(usable_size(payload), 0);
+    count_in_use(space, usable_size(payload), 0);
   return payload;
 }
 
-void Allocator::count_in_use(uint64_t added_bytes, uint64_t removed_bytes) {
+void Allocator::count_in_use(Space& space, uint64_t added_bytes, uint64_t removed_bytes) {
+  space.bytes_in_use = space.bytes_in_use + added_bytes - removed_bytes;
+  space.peak_bytes = space.bytes_in_use > space.peak_bytes ? space.bytes_in_use : space.peak_bytes;
   bytes_in_use_ = bytes_in_use_ + added_bytes - removed_bytes;
   peak_bytes_ = bytes_in_use_ > peak_bytes_ ? bytes_in_use_ : peak_bytes_;
   trip_peak_bytes_ = bytes_in_use_ > trip_peak_bytes_ ? bytes_in_use_ : trip_peak_bytes_;
 }
 
-void* Allocator::alloc_small(size_t word_count, uint32_t align_bits) {
-  if (small_ != nullptr)
-    if (void* payload = small_->alloc(word_count, align_bits))
-      return payload;
-  // grow_small leaves the newest region with room for this block: the second try succeeds.
-  if (!grow_small(uint32_t(worst_case_bytes(word_count, align_bits))))
-    return nullptr;
-  return small_->alloc(word_count, align_bits);
+// Places a block by place(), which may grow memory. With a hook set: first without growing,
+// then after the hook had its chance, then growing.
+template <typename Place>
+void* Allocator::place_compacting_first(const Space& space, size_t bytes, Place place) {
+  if (before_growth_ == nullptr)
+    return place();
+  growth_allowed_ = false;
+  void* payload = place();
+  growth_allowed_ = true;
+  if (payload != nullptr)
+    return payload;
+  before_growth_(before_growth_context_, space, bytes);
+  return place();
 }
 
-// Room for `bytes` more in the newest region: its run grows where it stands when it is at the
-// top of the page store and stays within 2 MiB, else a new region starts in a new run.
-bool Allocator::grow_small(uint32_t bytes) {
-  SimpleAllocator* newest = small_;
+void* Allocator::alloc_small(Space& space, size_t word_count, uint32_t align_bits) {
+  if (space.small != nullptr)
+    if (void* payload = space.small->alloc(word_count, align_bits))
+      return payload;
+  if (word_count > kMaxAllocWords)
+    return nullptr;
+  auto bytes = uint32_t(worst_case_bytes(word_count, align_bits));
+  bool tried_regions = true;
+  return place_compacting_first(space, bytes, [&]() -> void* {
+    // Compaction may have made room in the regions since the last try.
+    if (!tried_regions && space.small != nullptr)
+      if (void* payload = space.small->alloc(word_count, align_bits))
+        return payload;
+    tried_regions = false;
+    // grow_small leaves the newest region with room for this block: this try succeeds.
+    return grow_small(space, bytes) ? space.small->alloc(word_count, align_bits) : nullptr;
+  });
+}
+
+// Room for `bytes` more in the space's newest region: its run grows where it stands when it is
+// at the top of the page store and stays within 2 MiB, else a new region starts in a new run.
+bool Allocator::grow_small(Space& space, uint32_t bytes) {
+  SimpleAllocator* newest = space.small;
   if (newest != nullptr && newest != partial_) {
     uintptr_t room = newest->end() - newest->unused_start();
     auto more_pages = uint32_t(pages_for(bytes - (room < bytes ? room : bytes)));
-    void* run = reinterpret_cast<unsigned char*>(newest) - kWordBytes;
+    void* run = run_of_region(newest);
     uintptr_t grown_end = newest->end() + (uintptr_t(more_pages) << kPageShift);
     if (grown_end - uintptr_t(newest) <= kMaxRegionBytes &&
         resize_run(run, SimpleAllocator::block_units(run) + more_pages))
-      return newest->extend(reinterpret_cast<void*>(grown_end));
+      return newest->move_end(reinterpret_cast<void*>(grown_end));
   }
-  auto pages = uint32_t(pages_for(bytes + 2 * kWordBytes + sizeof(SimpleAllocator)));
+  return add_region_run(space, bytes);
+}
+
+// Pages of a run whose region has room for `bytes`.
+uint32_t Allocator::region_run_pages(const Space& space, size_t bytes) {
+  return uint32_t(pages_for(bytes + state_offset_of(space) + sizeof(SimpleAllocator)));
+}
+
+uint32_t Allocator::state_offset_of(const Space& space) {
+  return space.handle_blocks ? kHandleRegionOffset : 2 * kWordBytes;
+}
+
+// A new region in a new run, with room for `bytes`.
+bool Allocator::add_region_run(Space& space, uint32_t bytes) {
+  uint32_t state_offset = state_offset_of(space);
+  uint32_t pages = region_run_pages(space, bytes);
   void* run = take_pages(pages);
   if (run == nullptr)
     return false;
-  uintptr_t run_end = uintptr_t(run) - kWordBytes + (uintptr_t(pages) << kPageShift);
-  if (add_region(run, reinterpret_cast<void*>(run_end)) == nullptr) {
+  uintptr_t run_start = uintptr_t(run) - kWordBytes;
+  uintptr_t run_end = run_start + (uintptr_t(pages) << kPageShift);
+  if (add_region(space, reinterpret_cast<void*>(run_start + state_offset),
+                 reinterpret_cast<void*>(run_end)) == nullptr) {
     pages_->dealloc(run);
     return false;
   }
@@ -159,7 +254,7 @@ uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
 }
 
 bool Allocator::grow_memory(uint32_t pages_missing) {
-  if (heap_.grow == nullptr)
+  if (heap_.grow == nullptr || !growth_allowed_)
     return false;
   uint32_t owned_pages = uint32_t((memory_end_ - heap_.begin) >> kPageShift);
   uint32_t ahead = owned_pages / 8 < kMaxGrowStepPages ? owned_pages / 8 : kMaxGrowStepPages;
@@ -175,7 +270,7 @@ bool Allocator::grow_memory(uint32_t pages_missing) {
   bool adjacent = start == memory_end_ && pages_->end() == memory_end_;
   memory_end_ = new_end;
   if (adjacent)
-    return pages_->extend(reinterpret_cast<void*>(new_end));
+    return pages_->move_end(reinterpret_cast<void*>(new_end));
   if (span_count_ == kMaxSpans)
     return false;
   SimpleAllocator* span =
@@ -194,41 +289,82 @@ void* Allocator::run_of(const void* large_payload) {
                                  kWordBytes);
 }
 
-void* Allocator::alloc_large(size_t bytes, uint32_t align_bits, bool* fresh) {
+LargeRun* Allocator::large_run_of(const void* large_payload) {
+  return reinterpret_cast<LargeRun*>((uintptr_t(large_payload) - kWordBytes) & ~kPageMask);
+}
+
+void* Allocator::alloc_large(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
   size_t offset = size_t(1) << align_bits;
   offset = offset > kLargeHeaderBytes ? offset : kLargeHeaderBytes;
   if (bytes > SIZE_MAX - offset || pages_for(bytes + offset) > kMaxBlockUnits)
     return nullptr;
   auto pages = uint32_t(pages_for(bytes + offset));
   uintptr_t clean_before = clean_from_;
-  void* run = take_pages(pages);
+  void* run = place_compacting_first(space, bytes, [&] { return take_pages(pages); });
   if (run == nullptr)
     return nullptr;
-  uintptr_t run_start = uintptr_t(run) - kWordBytes;
-  *fresh = run_start >= clean_before;
-  auto* payload = reinterpret_cast<Word*>(run_start + offset);
+  auto* large = reinterpret_cast<LargeRun*>(uintptr_t(run) - kWordBytes);
+  *fresh = uintptr_t(large) >= clean_before;
+  large->owner.pointer = &space;
+  large->payload_offset = uint32_t(offset);
+  large->prev.width = 0;
+  large->next.pointer = space.large;
+  if (space.large != nullptr)
+    space.large->prev.pointer = large;
+  space.large = large;
+  auto* payload = reinterpret_cast<Word*>(uintptr_t(large) + offset);
   payload[-1] = kLargeTag << kTagShift;
+  space.large_blocks += 1;
+  space.large_pages += pages;
   large_blocks_ += 1;
   large_pages_ += pages;
   return payload;
 }
 
+// Unlinks a live large run from its space and gives it back to the page store. Its marker is
+// cleared: a stale pointer to it no longer reads as a large block (the run's header may live
+// on inside a merged free run, where the page store could not tell).
+void Allocator::free_large(LargeRun* run) {
+  Space& space = *run->owner.pointer;
+  reinterpret_cast<Word*>(uintptr_t(run) + run->payload_offset)[-1] = 0;
+  uint32_t pages = SimpleAllocator::block_units(&run->payload_offset);
+  if (run->prev.pointer != nullptr)
+    run->prev.pointer->next.pointer = run->next.pointer;
+  else
+    space.large = run->next.pointer;
+  if (run->next.pointer != nullptr)
+    run->next.pointer->prev.pointer = run->prev.pointer;
+  pages_->dealloc(&run->payload_offset);
+  space.large_blocks -= 1;
+  space.large_pages -= pages;
+  large_blocks_ -= 1;
+  large_pages_ -= pages;
+}
+
 bool Allocator::free(void* ptr) {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
-  if (tag != kLargeTag && tag >= region_count_)
-    return false;
   size_t bytes = usable_size(ptr);
   if (tag == kLargeTag) {
-    uint32_t pages = SimpleAllocator::block_units(run_of(ptr));
-    if (!pages_->dealloc(run_of(ptr)))
+    LargeRun* run = large_run_of(ptr);
+    if (!pages_->holds_used_block(run_of(ptr)) || run->owner.pointer->handle_blocks)
       return false;
-    large_blocks_ -= 1;
-    large_pages_ -= pages;
-  } else if (!regions_[tag]->dealloc(ptr)) {
-    return false;
+    Space& space = *run->owner.pointer;
+    free_large(run);
+    count_in_use(space, 0, bytes);
+    return true;
   }
-  count_in_use(0, bytes);
+  if (tag >= tag_limit_)
+    return false;
+  RegionSlot slot = regions_[tag];
+  if (slot.region == nullptr || slot.owner->handle_blocks || !slot.region->dealloc(ptr))
+    return false;
+  count_in_use(*slot.owner, 0, bytes);
   return true;
+}
+
+Space& Allocator::space_of(const void* ptr) const {
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
+  return tag == kLargeTag ? *large_run_of(ptr)->owner.pointer : *regions_[tag].owner;
 }
 
 bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
@@ -236,43 +372,54 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
   size_t old_bytes = usable_size(ptr);
   bool resized;
   if (tag == kLargeTag) {
-    uintptr_t offset = uintptr_t(ptr) - (uintptr_t(run_of(ptr)) - kWordBytes);
+    uintptr_t offset = uintptr_t(ptr) - uintptr_t(large_run_of(ptr));
     uint32_t old_pages = SimpleAllocator::block_units(run_of(ptr));
     resized = bytes > kMaxAllocBytes && bytes <= SIZE_MAX - offset &&
               pages_for(bytes + offset) <= kMaxBlockUnits &&
               resize_run(run_of(ptr), uint32_t(pages_for(bytes + offset)));
-    if (resized)
-      large_pages_ = large_pages_ - old_pages + SimpleAllocator::block_units(run_of(ptr));
+    if (resized) {
+      uint32_t new_pages = SimpleAllocator::block_units(run_of(ptr));
+      Space& space = *large_run_of(ptr)->owner.pointer;
+      space.large_pages = space.large_pages - old_pages + new_pages;
+      large_pages_ = large_pages_ - old_pages + new_pages;
+    }
   } else {
-    resized = bytes <= kMaxAllocBytes && tag < region_count_ &&
-              regions_[tag]->resize_in_place(ptr, word_count_for(bytes, align_bits));
+    resized = bytes <= kMaxAllocBytes && tag < tag_limit_ && regions_[tag].region != nullptr &&
+              regions_[tag].region->resize_in_place(ptr, word_count_for(bytes, align_bits));
   }
   if (resized)
-    count_in_use(usable_size(ptr), old_bytes);
+    count_in_use(space_of(ptr), usable_size(ptr), old_bytes);
   return resized;
+}
+
+bool Allocator::in_heap(const void* ptr) const {
+  if (partial_ != nullptr && partial_->contains(ptr))
+    return true;
+  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
+    if (span->contains(ptr))
+      return true;
+  return false;
 }
 
 const char* Allocator::block_problem(const void* ptr) const {
   if (uintptr_t(ptr) % kWordBytes != 0)
     return "misaligned pointer";
-  bool in_heap = partial_ != nullptr && partial_->contains(ptr);
-  for (const SimpleAllocator* span = pages_; span != nullptr && !in_heap; span = span->next())
-    in_heap = span->contains(ptr);
-  if (!in_heap)
+  if (!in_heap(ptr))
     return "pointer outside the heap";
   uint32_t tag = SimpleAllocator::tag_of(ptr);
   bool live;
   if (tag == kLargeTag) {
-    // The payload sits 16 bytes or its alignment (a power of two) into its run.
-    uintptr_t offset = uintptr_t(ptr) - (uintptr_t(run_of(ptr)) - kWordBytes);
+    // The payload sits 64 bytes or its alignment (a power of two) into its run.
+    uintptr_t offset = uintptr_t(ptr) - uintptr_t(large_run_of(ptr));
     live = (offset == kLargeHeaderBytes ||
             (offset > kLargeHeaderBytes && (offset & (offset - 1)) == 0)) &&
            pages_->holds_used_block(run_of(ptr));
   } else {
-    live = tag < region_count_ && regions_[tag]->holds_used_block(ptr);
+    live = tag < tag_limit_ && regions_[tag].region != nullptr &&
+           regions_[tag].region->holds_used_block(ptr);
   }
   if (live)
-    return nullptr;
+    return space_of(ptr).handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;
   return SimpleAllocator::header_says_free(ptr)
              ? "double free (the block is free)"
              : "not a pointer kitalloc returned (inside a block?)";
@@ -287,10 +434,287 @@ size_t Allocator::usable_size(const void* ptr) const {
   return run_end - uintptr_t(ptr);
 }
 
+// ── Private heaps ────────────────────────────────────────────────────────────────────────────
+
+Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
+  // The reservation: regions of up to 31 pages of room each (a run of at most 32 pages).
+  constexpr size_t kRegionRoom = kMaxRegionBytes - kPageBytes;
+  size_t regions = initial_bytes / kRegionRoom + (initial_bytes % kRegionRoom != 0 ? 1 : 0);
+  if (regions > kMaxRegionTag + 1 - region_count_)
+    return nullptr;
+  // Memory grows once, for all of it, before anything changes: then nothing can fail halfway
+  // but for lack of tags or a page store split by foreign growth (undone below).
+  size_t last_room = initial_bytes - (regions != 0 ? regions - 1 : 0) * kRegionRoom;
+  auto pages = uint32_t(regions == 0 ? 0
+                                     : (regions - 1) * region_run_pages(main_, kRegionRoom) +
+                                           region_run_pages(main_, last_room));
+  if (pages > pages_free_at_top() && !grow_memory(pages - pages_free_at_top()))
+    return nullptr;
+  bool fresh = false;
+  void* record = alloc(main_, sizeof(Space), 3, &fresh);
+  if (record == nullptr)
+    return nullptr;
+  auto* space = new (record) Space;
+  for (size_t left = initial_bytes; left != 0;) {
+    size_t room = left < kRegionRoom ? left : kRegionRoom;
+    if (!add_region_run(*space, uint32_t(room))) {
+      while (space->small != nullptr)
+        release_region(*space, space->small);
+      free(record);
+      return nullptr;
+    }
+    left -= room;
+  }
+  space->parent = &parent;
+  space->next_sibling = parent.first_child;
+  if (parent.first_child != nullptr)
+    parent.first_child->prev_sibling = space;
+  parent.first_child = space;
+  space->magic = kLiveSpace;
+  space->self = space;
+  return space;
+}
+
+bool Allocator::is_live(const Space* space) const {
+  return space == &main_ || (in_heap(space) && uintptr_t(space) % alignof(Space) == 0 &&
+                             space->magic == kLiveSpace && space->self == space);
+}
+
+namespace {
+
+void unlink_child(Space& space) {
+  if (space.prev_sibling != nullptr)
+    space.prev_sibling->next_sibling = space.next_sibling;
+  else
+    space.parent->first_child = space.next_sibling;
+  if (space.next_sibling != nullptr)
+    space.next_sibling->prev_sibling = space.prev_sibling;
+}
+
+} // namespace
+
+void Allocator::drop(Space& space) {
+  while (space.first_child != nullptr)
+    drop(*space.first_child);
+  while (space.small != nullptr)
+    release_region(space, space.small);
+  while (space.large != nullptr)
+    free_large(space.large);
+  bytes_in_use_ -= space.bytes_in_use;
+  unlink_child(space);
+  space.magic = 0;
+  free(&space);
+}
+
+void Allocator::merge(Space& space) {
+  Space& parent = *space.parent;
+  if (space.small != nullptr) {
+    SimpleAllocator* oldest = space.small;
+    for (SimpleAllocator* region = space.small; region != nullptr; region = region->next()) {
+      regions_[region->tag()].owner = &parent;
+      oldest = region;
+    }
+    oldest->chain(parent.small);
+    parent.small = space.small;
+  }
+  if (space.large != nullptr) {
+    LargeRun* last = space.large;
+    for (LargeRun* run = space.large; run != nullptr; run = run->next.pointer) {
+      run->owner.pointer = &parent;
+      last = run;
+    }
+    last->next.pointer = parent.large;
+    if (parent.large != nullptr)
+      parent.large->prev.pointer = last;
+    parent.large = space.large;
+  }
+  while (space.first_child != nullptr) {
+    Space& child = *space.first_child;
+    unlink_child(child);
+    child.parent = &parent;
+    child.prev_sibling = nullptr;
+    child.next_sibling = parent.first_child;
+    if (parent.first_child != nullptr)
+      parent.first_child->prev_sibling = &child;
+    parent.first_child = &child;
+  }
+  parent.region_count += space.region_count;
+  parent.large_blocks += space.large_blocks;
+  parent.large_pages += space.large_pages;
+  parent.bytes_in_use += space.bytes_in_use;
+  parent.peak_bytes =
+      parent.bytes_in_use > parent.peak_bytes ? parent.bytes_in_use : parent.peak_bytes;
+  unlink_child(space);
+  space.magic = 0;
+  free(&space);
+}
+
+// ── The handle space ─────────────────────────────────────────────────────────────────────────
+
+void* Allocator::alloc_handle_block(size_t word_count) {
+  // Blocks of multiples of 16 bytes, placed without alignment gaps: see allocator.hpp.
+  void* payload = alloc_small(handles_, word_count, 2);
+  if (payload != nullptr)
+    count_in_use(handles_, usable_size(payload), 0);
+  return payload;
+}
+
+void* Allocator::alloc_handle_large(size_t bytes) {
+  bool fresh = false;
+  void* payload = alloc_large(handles_, bytes, 4, &fresh);
+  if (payload != nullptr)
+    count_in_use(handles_, usable_size(payload), 0);
+  return payload;
+}
+
+void Allocator::free_handle_block(void* ptr) {
+  size_t bytes = usable_size(ptr);
+  if (SimpleAllocator::tag_of(ptr) == kLargeTag)
+    free_large(large_run_of(ptr));
+  else
+    regions_[SimpleAllocator::tag_of(ptr)].region->dealloc(ptr);
+  count_in_use(handles_, 0, bytes);
+}
+
+// The pages above the region's bump area, given back to the page store; returns their bytes.
+uint64_t Allocator::trim_region(SimpleAllocator* region) {
+  void* run = run_of_region(region);
+  uintptr_t run_start = uintptr_t(run) - kWordBytes;
+  auto pages = uint32_t(pages_for(region->unused_start() - run_start));
+  uint32_t old_pages = SimpleAllocator::block_units(run);
+  if (pages >= old_pages)
+    return 0;
+  region->move_end(reinterpret_cast<void*>(run_start + (uintptr_t(pages) << kPageShift)));
+  resize_run(run, pages);
+  return uint64_t(old_pages - pages) << kPageShift;
+}
+
+namespace {
+
+// Reverses a chain of regions in place; returns the new head.
+SimpleAllocator* reversed(SimpleAllocator* head) {
+  SimpleAllocator* before = nullptr;
+  while (head != nullptr) {
+    SimpleAllocator* next = head->next();
+    head->chain(before);
+    before = head;
+    head = next;
+  }
+  return before;
+}
+
+struct Relocation {
+  SimpleAllocator::Relocator relocate;
+  void* context;
+  kit_compact_result* result;
+
+  static bool counted(void* context, void* from, void* to) {
+    auto* relocation = static_cast<Relocation*>(context);
+    if (!relocation->relocate(relocation->context, from, to))
+      return false;
+    relocation->result->moved_blocks += 1;
+    relocation->result->moved_bytes += SimpleAllocator::usable_words(from) * kWordBytes;
+    return true;
+  }
+};
+
+// Moves the used blocks of `source` that the relocator lets go into the regions from `oldest`
+// up to `source` (the chain reversed: oldest first), into the first with room.
+struct Evacuation {
+  SimpleAllocator* oldest;
+  SimpleAllocator* source;
+  Relocation* relocation;
+
+  static void visit(void* context, uintptr_t start, uint64_t bytes, bool free) {
+    auto* evacuation = static_cast<Evacuation*>(context);
+    if (free)
+      return;
+    void* from = reinterpret_cast<Word*>(start) + 1;
+    for (SimpleAllocator* region = evacuation->oldest; region != evacuation->source;
+         region = region->next()) {
+      void* to = region->alloc_local(bytes / kWordBytes - 1, 2);
+      if (to == nullptr)
+        continue;
+      if (!Relocation::counted(evacuation->relocation, from, to)) {
+        region->dealloc(to);
+        return;
+      }
+      copy_payload(to, from);
+      evacuation->source->dealloc(from);
+      return;
+    }
+  }
+};
+
+} // namespace
+
+void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* context,
+                                kit_compact_result* result) {
+  *result = {};
+  Relocation relocation = {relocate, context, result};
+  // Oldest region first: each region's blocks move into the older ones (already compacted)
+  // where they fit, then the rest slide down. Every block moves at most once.
+  SimpleAllocator* oldest = reversed(handles_.small);
+  for (SimpleAllocator* region = oldest; region != nullptr; region = region->next()) {
+    Evacuation evacuation = {oldest, region, &relocation};
+    region->walk(Evacuation::visit, &evacuation);
+    region->compact(Relocation::counted, &relocation);
+  }
+  handles_.small = reversed(oldest);
+  // Emptied regions and the pages above each region's last block go back to the page store.
+  for (SimpleAllocator* region = handles_.small; region != nullptr;) {
+    SimpleAllocator* older = region->next();
+    if (region->stats().live_blocks == 0) {
+      result->released_bytes += SimpleAllocator::block_units(run_of_region(region)) << kPageShift;
+      release_region(handles_, region);
+    } else {
+      result->released_bytes += trim_region(region);
+    }
+    region = older;
+  }
+  result->largest_free_bytes = largest_free_bytes();
+}
+
+uint64_t Allocator::largest_free_bytes() const {
+  uint64_t largest = 0;
+  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next()) {
+    uint64_t bytes = uint64_t(span->largest_free_units()) << kPageShift;
+    bytes = bytes > kLargeHeaderBytes ? bytes - kLargeHeaderBytes : 0;
+    largest = bytes > largest ? bytes : largest;
+  }
+  for (uint32_t tag = 0; tag < tag_limit_; ++tag)
+    if (const SimpleAllocator* region = regions_[tag].region) {
+      uint64_t bytes = uint64_t(region->largest_free_units()) * kWordBytes;
+      bytes = bytes > kWordBytes ? bytes - kWordBytes : 0;
+      largest = bytes > largest ? bytes : largest;
+    }
+  return largest;
+}
+
+// ── Figures and checks ───────────────────────────────────────────────────────────────────────
+
+// Calls visit(space) for the main heap, the handle space and every private heap.
+template <typename Visit> void Allocator::for_each_space(Visit visit) const {
+  visit(handles_);
+  const Space* space = &main_;
+  while (space != nullptr) {
+    visit(*space);
+    if (space->first_child != nullptr) {
+      space = space->first_child;
+      continue;
+    }
+    while (space != &main_ && space->next_sibling == nullptr)
+      space = space->parent;
+    space = space == &main_ ? nullptr : space->next_sibling;
+  }
+}
+
 kit_stats Allocator::stats() const {
   kit_stats stats = {};
-  if (small_ != nullptr)
-    stats.small = small_->stats();
+  for_each_space([&](const Space& space) {
+    if (space.small != nullptr)
+      add_stats(stats.small, space.small->stats());
+  });
   stats.pages = pages_->stats();
   stats.large_blocks = large_blocks_;
   stats.large_pages = large_pages_;
@@ -306,12 +730,66 @@ kit_stats Allocator::stats() const {
   return stats;
 }
 
-const char* Allocator::check() const {
-  if (small_ != nullptr)
-    if (const char* breach = small_->check())
+kit_stats Allocator::space_stats(const Space& space) const {
+  kit_stats stats = {};
+  for (const SimpleAllocator* region = space.small; region != nullptr; region = region->next())
+    stats.memory_bytes += region == partial_
+                              ? partial_->end() - heap_.begin
+                              : uint64_t(SimpleAllocator::block_units(run_of_region(region)))
+                                    << kPageShift;
+  if (space.small != nullptr)
+    stats.small = space.small->stats();
+  stats.large_blocks = space.large_blocks;
+  stats.large_pages = space.large_pages;
+  stats.memory_bytes += uint64_t(space.large_pages) << kPageShift;
+  stats.bytes_in_use = space.bytes_in_use;
+  stats.peak_bytes = space.peak_bytes;
+  stats.trip_peak_bytes = space.peak_bytes;
+  return stats;
+}
+
+// A space's regions name it in their slots, and its large runs name it and link both ways.
+const char* Allocator::check_space(const Space& space) const {
+  if (space.small != nullptr)
+    if (const char* breach = space.small->check())
       return breach;
-  if (const char* breach = pages_->check())
+  uint32_t regions = 0;
+  for (const SimpleAllocator* region = space.small; region != nullptr; region = region->next()) {
+    regions += 1;
+    RegionSlot slot = regions_[region->tag()];
+    if (slot.region != region || slot.owner != &space)
+      return "a region's slot does not name it and its space";
+  }
+  if (regions != space.region_count)
+    return "a space's regions are not the ones it counts";
+  uint32_t blocks = 0, pages = 0;
+  const LargeRun* before = nullptr;
+  for (const LargeRun* run = space.large; run != nullptr; run = run->next.pointer) {
+    if (run->owner.pointer != &space || run->prev.pointer != before)
+      return "a large run's owner or back link is wrong";
+    blocks += 1;
+    pages += SimpleAllocator::block_units(&run->payload_offset);
+    before = run;
+  }
+  if (blocks != space.large_blocks || pages != space.large_pages)
+    return "a space's large runs are not the ones it counts";
+  return nullptr;
+}
+
+const char* Allocator::check() const {
+  const char* breach = nullptr;
+  uint32_t regions = 0;
+  for_each_space([&](const Space& space) {
+    if (breach == nullptr)
+      breach = check_space(space);
+    regions += space.region_count;
+  });
+  if (breach != nullptr)
     return breach;
+  if (regions != region_count_)
+    return "the spaces' regions do not add up to the regions kept";
+  if (const char* page_breach = pages_->check())
+    return page_breach;
   // The page runs: each used one holds a region's state or a large block's marker, and they
   // add up to the counts kept.
   struct Tally {
@@ -369,14 +847,14 @@ void emit_block(void* target, uintptr_t start, uint64_t bytes, bool free) {
 // The region whose state lies in [start, start + bytes): regions are few, and this only runs
 // for the heap viewer, so a scan will do.
 uint32_t Allocator::region_index_in(uintptr_t start, uint64_t bytes) const {
-  for (uint32_t index = 0; index < region_count_; ++index)
-    if (uintptr_t(regions_[index]) - start < bytes)
+  for (uint32_t index = 0; index < tag_limit_; ++index)
+    if (regions_[index].region != nullptr && uintptr_t(regions_[index].region) - start < bytes)
       return index;
   return kLargeTag;
 }
 
 void Allocator::walk_region(uint32_t index, kit_walk_visitor visit, void* context) const {
-  const SimpleAllocator* region = regions_[index];
+  const SimpleAllocator* region = regions_[index].region;
   WalkTarget target = {visit, context, index};
   emit(target, KIT_WALK_REGION, uintptr_t(region), region->end() - uintptr_t(region));
   region->walk(emit_block, &target);

@@ -1,28 +1,46 @@
-// The global heap: small blocks in a chain of word regions, large blocks in page runs.
+// The global heap: small blocks in chains of word regions, large blocks in page runs.
 //
 //   memory:  │ data, stack │ partial │ page │ page │ page │ page │ ...            │ (grown) │
 //                          ^ heap begin    the page store: runs of 64 KiB pages
 //   partial: a word region from the heap's begin to the first page boundary (if it fits one)
-//   runs:    │ run header │ word region (state, blocks...)  │   a small region, ≤ 2 MiB
-//            │ run header │ ... │ marker │ payload ...     │   a large block
+//   runs:    │ header │ · │ word region (state, blocks...)      │   a small region, ≤ 2 MiB
+//            │ header │ ·  ·  · │ handle region (state, ...)    │   (state at 8, handle: at 16)
+//            │ header │ p │ owner │ next │ prev │ ... │ marker │ payload ...   a large block
+//              0        4   8       16     24           p-4     p = max(64, alignment)
 //
 // The page store is a SimpleAllocator in units of pages (layout and invariants: see
 // simple_allocator.hpp), one per contiguous span of memory we own. Its bump area is the free
 // memory at the top: runs freed there go back to it and are reused before memory grows.
 //
-// - Small blocks (payload below 32 KiB): the chain of word regions, newest first. Each region
-//   has a tag (its index in regions_), carried by every used block's header, so free(ptr) finds
-//   its region in O(1). When no region has room, the newest region's run grows in place if it
-//   is at the top of the page store (up to 2 MiB), else a new region starts in a new run.
-// - Large blocks: a run of whole pages. The payload is at max(16, alignment) bytes from the
-//   run's start; the word before it (the marker) carries kLargeTag, and the run's first word
-//   is the page store's header. free(ptr) of a large block frees the run at ptr's page.
+// Spaces. Blocks belong to a space: the main heap (malloc's), a private heap (kit_heap_create),
+// or the handle space (kit_handle_alloc). Each space has its own chain of word regions
+// (newest first) and its own list of large runs; private heaps form a tree under the main one.
+// - Every region has a tag (its slot in regions_), carried by every used block's header, and
+//   the slot names the region's space: free(ptr) finds region and space in O(1), whichever
+//   space the caller thinks it is in. Tags of released regions are reused, unused ones first.
+// - A large run records its payload's offset p and its space (owner), and links the space's
+//   large runs (next, prev: 8 bytes each on every target); the word before the payload (the
+//   marker) carries kLargeTag while the block lives.
+// - Handle regions start their state 16 bytes into the run, so their first block starts 8
+//   bytes past a 16-byte boundary; their blocks are all multiples of 16 bytes, and a handle
+//   block is │ header │ handle index │ payload │: payloads stay 16-byte aligned wherever
+//   compaction slides them. free() refuses handle blocks.
+//
+// Policy.
+// - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
+//   room, the newest region's run grows in place if it is at the top of the page store (up to
+//   2 MiB), else a new region starts in a new run.
+// - Large blocks: a run of whole pages.
 // - Memory grows when the page store has no room: by what is missing, but at least 1/8 of the
 //   memory we own (capped at 16 MiB), so that a heap of N pages grows in O(log N) calls. At
 //   most 1/8 of memory (and at most 16 MiB) is ever grown ahead of need. If that much cannot
-//   be had, exactly what is missing is tried before failing.
+//   be had, exactly what is missing is tried before failing. Before growing, a hook (set by
+//   the handle layer) may compact handle regions: the allocation is first tried without
+//   growth, then after the hook, then with growth.
 // - Memory grown by someone else between our calls is not ours: the next growth that is not
 //   adjacent to our last span starts a new span (up to kMaxSpans).
+// - Dropping a private heap gives each of its runs back to the page store: O(regions + large
+//   blocks). Merging re-tags nothing: the slots and the large runs name the parent instead.
 #pragma once
 
 #include "heap.hpp"
@@ -34,19 +52,63 @@ namespace kit {
 inline constexpr uint32_t kPageBytes = 1u << kPageShift;
 inline constexpr uint32_t kMaxSpans = 8;
 inline constexpr uint32_t kMaxGrowStepPages = 256; // 16 MiB
-inline constexpr uint32_t kLargeHeaderBytes = 16;
+inline constexpr uint32_t kLargeHeaderBytes = 64;
+inline constexpr uint32_t kHandleRegionOffset = 16; // the state's offset in a handle region's run
+
+// A pointer stored in 8 bytes on every target, so structures in the heap have one layout.
+template <typename T> union Wide {
+  T* pointer;
+  uint64_t width;
+};
+
+struct Space;
+
+// The first bytes of a large block's run (see the diagram above).
+struct LargeRun {
+  Word page_header; // the page store's
+  Word payload_offset;
+  Wide<Space> owner;
+  Wide<LargeRun> next, prev;
+};
+
+// A set of blocks with regions of its own (see "Spaces" above).
+struct Space {
+  static void* operator new(size_t, void* where) noexcept { return where; }
+
+  SimpleAllocator* small = nullptr; // newest region; the chain goes to older ones
+  LargeRun* large = nullptr;        // newest large run
+  Space* parent = nullptr;
+  Space* first_child = nullptr;
+  Space* next_sibling = nullptr;
+  Space* prev_sibling = nullptr;
+  uint32_t region_count = 0;
+  uint32_t large_blocks = 0;
+  uint32_t large_pages = 0;
+  bool handle_blocks = false; // the handle space: regions laid out for handles; free() refuses
+  uint64_t bytes_in_use = 0;
+  uint64_t peak_bytes = 0;
+  uint32_t magic = 0;          // kLiveSpace while a private heap lives
+  const Space* self = nullptr; // a live private heap's own address (with magic: not forged)
+};
+inline constexpr uint32_t kLiveSpace = 0x6b697468; // "kith"
+
+// Called before memory grows for an allocation of `bytes` in `space`; may compact.
+using BeforeGrowth = void (*)(void* context, const Space& space, size_t bytes);
 
 class Allocator {
 public:
   // Takes its memory from heap: writes the states of the first region and span.
   void init(const Heap& heap);
 
-  // bytes of payload aligned to 2^align_bits (up to kMaxAlignBits); nullptr when out of memory
-  // or the request cannot be met. *fresh is set when the memory was never written since it was
-  // grown (it reads as zeros).
-  void* alloc(size_t bytes, uint32_t align_bits, bool* fresh);
-  // Frees a block from alloc; returns false, changing nothing, for a pointer this heap did not
-  // hand out (where that can be told: see README).
+  // bytes of payload aligned to 2^align_bits (up to kMaxAlignBits) in `space` (the main heap
+  // by default); nullptr when out of memory or the request cannot be met. *fresh is set when
+  // the memory was never written since it was grown (it reads as zeros).
+  void* alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
+  void* alloc(size_t bytes, uint32_t align_bits, bool* fresh) {
+    return alloc(main_, bytes, align_bits, fresh);
+  }
+  // Frees a block from alloc, into its own space; returns false, changing nothing, for a
+  // pointer this heap did not hand out (where that can be told: see README) or a handle block.
   bool free(void* ptr);
   // Resizes in place to at least bytes, keeping the block's alignment class (small stays
   // small, large stays large); false when the room is not there.
@@ -56,28 +118,79 @@ public:
   // nullptr when ptr is a live block's payload as far as the headers tell, else what is
   // wrong with it. O(spans).
   const char* block_problem(const void* ptr) const;
+  // The space of a live block (one block_problem accepts).
+  Space& space_of(const void* ptr) const;
+
+  // Private heaps: a new space under parent with a region of room for initial_bytes of small
+  // blocks (0: none yet); nullptr when out of memory. Its record is a block of the main heap.
+  Space* create_space(Space& parent, size_t initial_bytes);
+  // Whether space is the main heap or a live private heap. O(spans).
+  bool is_live(const Space* space) const;
+  void drop(Space& space);
+  void merge(Space& space);
+  Space& main_space() { return main_; }
+
+  // The handle space: a block of word_count words (a multiple of 4, minus the header) in a
+  // handle region, or a large run for big ones; nullptr when out of memory.
+  void* alloc_handle_block(size_t word_count);
+  void* alloc_handle_large(size_t bytes);
+  void free_handle_block(void* ptr);
+  const Space& handle_space() const { return handles_; }
+  // Compacts the handle space: slides blocks down in each region, moves blocks of newer
+  // regions into older ones, releases emptied regions and the pages above each region's last
+  // block. relocate is asked before each move (see SimpleAllocator::compact).
+  void compact_handles(SimpleAllocator::Relocator relocate, void* context,
+                       kit_compact_result* result);
+  // Bytes of the largest block the heap could place without growing memory.
+  uint64_t largest_free_bytes() const;
+  void set_before_growth(BeforeGrowth hook, void* context) {
+    before_growth_ = hook;
+    before_growth_context_ = context;
+  }
+  uintptr_t heap_begin() const { return heap_.begin; }
 
   // Every figure of kit_stats but the call counts (the C ABI keeps those).
   kit_stats stats() const;
+  // The same for one space (its regions, large runs, bytes; memory its runs take).
+  kit_stats space_stats(const Space& space) const;
   void reset_trip_peak() { trip_peak_bytes_ = bytes_in_use_; }
-  // The core's check over every region and span; nullptr when all hold.
+  // The core's check over every region and span, and the spaces' bookkeeping; nullptr when
+  // all hold.
   const char* check() const;
   // kit_walk's entries, in address order (see kitalloc.h).
   void walk(kit_walk_visitor visit, void* context) const;
 
 private:
-  void* alloc_small(size_t word_count, uint32_t align_bits);
-  void* alloc_large(size_t bytes, uint32_t align_bits, bool* fresh);
-  bool grow_small(uint32_t pages);
+  struct RegionSlot {
+    SimpleAllocator* region;
+    Space* owner;
+  };
+
+  void* alloc_small(Space& space, size_t word_count, uint32_t align_bits);
+  void* alloc_large(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
+  template <typename Place>
+  void* place_compacting_first(const Space& space, size_t bytes, Place place);
+  bool grow_small(Space& space, uint32_t bytes);
+  bool add_region_run(Space& space, uint32_t bytes);
+  static uint32_t region_run_pages(const Space& space, size_t bytes);
+  static uint32_t state_offset_of(const Space& space);
   void* take_pages(uint32_t pages);
   bool resize_run(void* run, uint32_t pages);
   void mark_written(const void* run, uint32_t pages);
   bool grow_memory(uint32_t pages_missing);
   uintptr_t try_grow(uint32_t pages, uintptr_t* new_end) const;
   uint32_t pages_free_at_top() const;
-  SimpleAllocator* add_region(void* begin, void* end);
+  SimpleAllocator* add_region(Space& space, void* begin, void* end);
+  void release_region(Space& space, SimpleAllocator* region);
+  uint64_t trim_region(SimpleAllocator* region);
+  void free_large(LargeRun* run);
   static void* run_of(const void* large_payload);
-  void count_in_use(uint64_t added_bytes, uint64_t removed_bytes);
+  static LargeRun* large_run_of(const void* large_payload);
+  static void* run_of_region(const SimpleAllocator* region);
+  void count_in_use(Space& space, uint64_t added_bytes, uint64_t removed_bytes);
+  bool in_heap(const void* ptr) const;
+  template <typename Visit> void for_each_space(Visit visit) const;
+  const char* check_space(const Space& space) const;
   uint32_t region_index_in(uintptr_t start, uint64_t bytes) const;
   void walk_region(uint32_t index, kit_walk_visitor visit, void* context) const;
   void walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_visitor visit,
@@ -86,10 +199,14 @@ private:
   Heap heap_ = {};
   uintptr_t memory_end_ = 0;         // the end of the memory we own
   uintptr_t clean_from_ = 0;         // memory at and above it was never written since it was grown
-  SimpleAllocator* small_ = nullptr; // newest word region; the chain goes to older ones
   SimpleAllocator* pages_ = nullptr; // newest span; the chain goes to older ones
   SimpleAllocator* partial_ = nullptr; // the region below the first page, which cannot grow
-  uint32_t region_count_ = 0;
+  Space main_ = {};
+  Space handles_ = {};
+  uint32_t region_count_ = 0;   // live regions, all spaces
+  uint32_t tag_limit_ = 0;      // tags below it have been used
+  uint32_t free_tag_first_ = 0; // free_tags_ is a ring: released tags, oldest first
+  uint32_t free_tag_count_ = 0;
   uint32_t span_count_ = 0;
   uint32_t large_blocks_ = 0;
   uint32_t large_pages_ = 0;
@@ -98,7 +215,11 @@ private:
   uint64_t trip_peak_bytes_ = 0;
   uint32_t grow_calls_ = 0;
   uint32_t grown_pages_ = 0;
-  SimpleAllocator* regions_[kMaxRegionTag + 1] = {};
+  bool growth_allowed_ = true;
+  BeforeGrowth before_growth_ = nullptr;
+  void* before_growth_context_ = nullptr;
+  RegionSlot regions_[kMaxRegionTag + 1] = {};
+  uint16_t free_tags_[kMaxRegionTag + 1] = {};
   alignas(8) unsigned char span_states_[kMaxSpans][sizeof(SimpleAllocator)] = {};
 };
 

@@ -3,6 +3,7 @@
 
 #include "allocator.hpp"
 #include "checked.hpp"
+#include "handles.hpp"
 #include "trace.hpp"
 
 namespace kit {
@@ -18,6 +19,8 @@ Allocator& heap() {
   }
   return global;
 }
+
+constinit Handles handles;
 
 // What kit_stats reports of the calls themselves. Calls made on behalf of another (realloc's
 // malloc and free) are not counted again.
@@ -66,14 +69,14 @@ template <typename... Numbers> void* traced(char operation, void* ptr, Numbers..
   return ptr;
 }
 
-// A block for `size` bytes (sealed in the checked build), or nullptr; sets no errno.
-void* allocate(size_t size, uint32_t align_bits, bool zeroed) {
+// A block for `size` bytes in `space` (sealed in the checked build), or nullptr; sets no errno.
+void* allocate(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
   count_request(size);
   size_t request = size;
   if (checked::kEnabled && !checked::padded_size(size, &request))
     return nullptr;
   bool fresh = false;
-  void* ptr = heap().alloc(request, align_bits, &fresh);
+  void* ptr = heap().alloc(space, request, align_bits, &fresh);
   if (ptr == nullptr)
     return nullptr;
   if (zeroed && !fresh)
@@ -83,13 +86,29 @@ void* allocate(size_t size, uint32_t align_bits, bool zeroed) {
   return ptr;
 }
 
-void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
-  void* ptr = allocate(size, align_bits, zeroed);
+void* allocate(size_t size, uint32_t align_bits, bool zeroed) {
+  return allocate(size, align_bits, zeroed, heap().main_space());
+}
+
+void* alloc(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
+  void* ptr = allocate(size, align_bits, zeroed, space);
   if (ptr == nullptr) {
     set_errno(Error::out_of_memory);
     return failed(nullptr);
   }
   return ptr;
+}
+
+void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
+  return alloc(size, align_bits, zeroed, heap().main_space());
+}
+
+// The space a kit_heap names (NULL: the main heap), or nullptr when it is not a live heap.
+Space* space_of(kit_heap* heap_handle) {
+  auto* space = reinterpret_cast<Space*>(heap_handle);
+  if (space == nullptr)
+    return &heap().main_space();
+  return heap().is_live(space) ? space : nullptr;
 }
 
 // Frees a block the caller already verified (checked build) or that kitalloc cannot tell is
@@ -177,7 +196,7 @@ void* kit_realloc(void* ptr, size_t size) {
       checked::seal(heap(), ptr, size);
     return traced('r', ptr, size);
   }
-  void* moved = alloc(size, kDefaultAlignBits, false);
+  void* moved = alloc(size, kDefaultAlignBits, false, heap().space_of(ptr));
   if (moved == nullptr)
     return nullptr; // the old block is untouched
   __builtin_memcpy(moved, ptr, old_size < size ? old_size : size);
@@ -252,6 +271,98 @@ size_t KIT_JS_EXPORT(kit_size_histogram)(uint64_t* buckets, size_t count) {
   for (size_t bucket = 0; bucket < filled; ++bucket)
     buckets[bucket] = size_histogram[bucket];
   return filled;
+}
+
+// ── Private heaps ────────────────────────────────────────────────────────────────────────────
+
+kit_heap* KIT_JS_EXPORT(kit_heap_create)(kit_heap* parent, size_t initial_bytes) {
+  Space* parent_space = space_of(parent);
+  Space* space =
+      parent_space == nullptr ? nullptr : heap().create_space(*parent_space, initial_bytes);
+  if (space == nullptr) {
+    set_errno(parent_space == nullptr ? Error::invalid_argument : Error::out_of_memory);
+    return failed(nullptr);
+  }
+  return reinterpret_cast<kit_heap*>(space);
+}
+
+void* KIT_JS_EXPORT(kit_heap_malloc)(kit_heap* heap_handle, size_t size) {
+  calls.malloc += 1;
+  Space* space = space_of(heap_handle);
+  if (space == nullptr) {
+    set_errno(Error::invalid_argument);
+    return failed(nullptr);
+  }
+  return alloc(size, kDefaultAlignBits, false, *space);
+}
+
+void KIT_JS_EXPORT(kit_heap_free)(kit_heap*, void* ptr) { kit_free(ptr); }
+
+void* KIT_JS_EXPORT(kit_heap_realloc)(kit_heap* heap_handle, void* ptr, size_t size) {
+  if (ptr == nullptr)
+    return kit_heap_malloc(heap_handle, size);
+  if (space_of(heap_handle) == nullptr) {
+    calls.realloc += 1;
+    set_errno(Error::invalid_argument);
+    return failed(nullptr);
+  }
+  return kit_realloc(ptr, size);
+}
+
+kit_status KIT_JS_EXPORT(kit_heap_drop)(kit_heap* heap_handle) {
+  Space* space = space_of(heap_handle);
+  if (space == nullptr || space == &heap().main_space())
+    return failed(KIT_E_BAD_HEAP);
+  heap().drop(*space);
+  return KIT_OK;
+}
+
+kit_status KIT_JS_EXPORT(kit_heap_merge)(kit_heap* heap_handle) {
+  Space* space = space_of(heap_handle);
+  if (space == nullptr || space == &heap().main_space())
+    return failed(KIT_E_BAD_HEAP);
+  heap().merge(*space);
+  return KIT_OK;
+}
+
+kit_status KIT_JS_EXPORT(kit_heap_get_stats)(kit_heap* heap_handle, kit_stats* out) {
+  Space* space = space_of(heap_handle);
+  if (space == nullptr)
+    return KIT_E_BAD_HEAP;
+  *out = heap().space_stats(*space);
+  return KIT_OK;
+}
+
+// ── Relocatable handles ──────────────────────────────────────────────────────────────────────
+
+kit_handle KIT_JS_EXPORT(kit_handle_alloc)(size_t size) {
+  kit_handle handle = handles.alloc(heap(), size);
+  if (handle == 0) {
+    set_errno(Error::out_of_memory);
+    return failed(kit_handle(0));
+  }
+  return handle;
+}
+
+void* KIT_JS_EXPORT(kit_handle_lock)(kit_handle handle) { return handles.lock(handle); }
+
+kit_status KIT_JS_EXPORT(kit_handle_unlock)(kit_handle handle) { return handles.unlock(handle); }
+
+kit_status KIT_JS_EXPORT(kit_handle_free)(kit_handle handle) {
+  return handles.free(heap(), handle);
+}
+
+size_t KIT_JS_EXPORT(kit_handle_size)(kit_handle handle) { return handles.size(heap(), handle); }
+
+void KIT_JS_EXPORT(kit_compact)(kit_compact_result* out) {
+  kit_compact_result result;
+  handles.compact(heap(), &result);
+  if (out != nullptr)
+    *out = result;
+}
+
+int KIT_JS_EXPORT(kit_set_auto_compact)(int enabled) {
+  return handles.set_auto_compact(heap(), enabled != 0) ? 1 : 0;
 }
 
 } // extern "C"

@@ -166,6 +166,12 @@ void* SimpleAllocator::alloc(size_t word_count, uint32_t align_bits) {
   return nullptr;
 }
 
+void* SimpleAllocator::alloc_local(size_t word_count, uint32_t align_bits) {
+  if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
+    return nullptr;
+  return alloc_here(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits);
+}
+
 void* SimpleAllocator::alloc_units(size_t units) {
   if (units == 0 || units > kMaxBlockUnits)
     return nullptr;
@@ -316,12 +322,62 @@ bool SimpleAllocator::resize_units(void* ptr, size_t units) {
   return true;
 }
 
-bool SimpleAllocator::extend(void* new_end) {
+bool SimpleAllocator::move_end(void* new_end) {
   uintptr_t new_units = (uintptr_t(new_end) - base_.address) >> unit_shift_;
-  if (uintptr_t(new_end) < end() || new_units > uintptr_t(1) << kSizeBits)
+  if (uintptr_t(new_end) < unused_start() || new_units > uintptr_t(1) << kSizeBits ||
+      (unit_shift_ == kWordShift && (new_units << kWordShift) > kMaxRegionBytes))
     return false;
   end_ = uint32_t(new_units);
   return true;
+}
+
+uint32_t SimpleAllocator::compact(Relocator relocate, void* context) {
+  // Every free block is rebuilt from the gaps left below the blocks that stay.
+  nonempty_classes_ = 0;
+  for (uint32_t& head : heads_)
+    head = 0;
+  fragments_ = 0;
+  fragment_units_ = 0;
+  uint32_t moved = 0;
+  uint32_t destination = heap_start_; // where the next block that moves goes
+  for (uint32_t block = heap_start_; block < unused_start_;) {
+    uint32_t header_word = word_at(block, 0);
+    uint32_t units = units_of(header_word);
+    uint32_t next = block + units;
+    if (!(header_word & kFree)) {
+      if (destination != block && relocate(context, payload_of(block), payload_of(destination))) {
+        // Moving down: each word is read before anything overwrites it.
+        Word* from = &word_at(block, 0);
+        Word* to = &word_at(destination, 0);
+        for (uint32_t index = 0; index < (units << unit_shift_) / kWordBytes; ++index)
+          to[index] = from[index];
+        to[0] = header_word & ~kPrevFree; // the block before is used, or there is none
+        moved += 1;
+      } else {
+        if (destination != block)
+          push_free(destination, block - destination);
+        word_at(block, 0) =
+            destination != block ? header_word | kPrevFree : header_word & ~kPrevFree;
+        destination = block;
+      }
+      destination += units;
+    }
+    block = next;
+  }
+  unused_start_ = destination; // the space above the last used block is bump area again (I4)
+  return moved;
+}
+
+uint32_t SimpleAllocator::largest_free_units() const {
+  uint32_t largest = end_ - unused_start_;
+  if (nonempty_classes_ != 0) {
+    uint32_t top_class = 63 - __builtin_clzll(nonempty_classes_);
+    for (uint32_t block = heads_[top_class]; block != 0; block = word_at(block, kNextLink)) {
+      uint32_t units = units_of(word_at(block, 0));
+      largest = units > largest ? units : largest;
+    }
+  }
+  return largest;
 }
 
 void SimpleAllocator::walk(BlockVisitor visit, void* context) const {

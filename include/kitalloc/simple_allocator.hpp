@@ -115,6 +115,8 @@ public:
   // from this region or the next ones in the chain. nullptr if word_count > kMaxAllocWords,
   // align_bits > kMaxAlignBits, or no region has room; nothing changes then.
   void* alloc(size_t word_count, uint32_t align_bits);
+  // The same from this region only, not the chain.
+  void* alloc_local(size_t word_count, uint32_t align_bits);
   // The same in units, header included: a page store's runs. nullptr if units is 0 or above
   // kMaxBlockUnits.
   void* alloc_units(size_t units);
@@ -142,10 +144,21 @@ public:
   // memory is reused).
   static bool header_says_free(const void* ptr);
 
-  // Moves this region's end to new_end (memory made available just after it). Returns false,
-  // changing nothing, if new_end is below the current end or the region would pass
-  // kMaxRegionBytes (a page store: kMaxBlockUnits pages).
-  bool extend(void* new_end);
+  // Moves this region's end to new_end: up over memory made available just after it, or down
+  // to give the top of the bump area back. Returns false, changing nothing, if new_end is below
+  // unused_start or the region would pass kMaxRegionBytes (a page store: kMaxBlockUnits pages).
+  bool move_end(void* new_end);
+
+  // Compaction: visits the used blocks in address order and slides each one the relocator
+  // accepts down over the free space before it (relocate(context, from, to) is asked first and
+  // updates whatever refers to the block; the core then moves its bytes). Blocks it refuses
+  // stay; the free space below each of them becomes one free block, and the space above the
+  // last used block goes back to the bump area. Sizes are kept, so blocks whose sizes are
+  // multiples of 16 bytes starting 16-byte-congruent stay so. Returns the blocks moved. O(blocks).
+  using Relocator = bool (*)(void* context, void* from, void* to);
+  uint32_t compact(Relocator relocate, void* context);
+  // Units of the largest block this region could place now (a free block or the bump area).
+  uint32_t largest_free_units() const;
 
   // alloc tries the next region when this one has no room; dealloc forwards pointers outside
   // this region to it.
@@ -157,7 +170,8 @@ public:
   // chain starts, as far as headers tell (what dealloc accepts). O(1) per region.
   bool holds_used_block(const void* ptr) const { return owner_of(ptr) != nullptr; }
   // Calls visit for every block of this region (not the chain) in address order, with the
-  // block's start (its header), its size in bytes and whether it is free. O(blocks).
+  // block's start (its header), its size in bytes and whether it is free. O(blocks). visit may
+  // free the block it is given (it reads the block's size before calling), nothing else.
   using BlockVisitor = void (*)(void* context, uintptr_t start, uint64_t bytes, bool free);
   void walk(BlockVisitor visit, void* context) const;
   // Figures summed over this region and the rest of the chain.
@@ -166,6 +180,7 @@ public:
   // nullptr when all hold, else a description of the first breach.
   const char* check() const;
 
+  uint32_t tag() const { return tag_bits_ >> kTagShift; }
   // This region's own bounds, as addresses.
   uintptr_t heap_start() const { return address_of(heap_start_); }
   uintptr_t unused_start() const { return address_of(unused_start_); }
