@@ -1,7 +1,7 @@
 // Fuzz target: the core alone. Each input creates a primary region (and, when it is big enough,
 // a secondary one chained after it) on static buffers, then decodes a sequence of alloc,
-// dealloc, sized dealloc, resize_in_place, extend and invalid calls, checked against the shadow
-// model and the region's own figures; check() must pass after every call.
+// dealloc, sized dealloc, resize_in_place, extend, compact and invalid calls, checked against
+// the shadow model and the region's own figures; check() must pass after every call.
 //
 // Input: 3 header bytes (primary size, secondary size, begin offsets), then operations, each an
 // opcode byte and its operands (see run_operation). fuzz/make_corpus.sh writes seeds.
@@ -91,6 +91,7 @@ private:
     kResize,
     kInvalidDealloc,
     kExtend,
+    kCompact,
     kOpcodeCount
   };
 
@@ -142,6 +143,9 @@ private:
       break;
     case kExtend:
       extend(input);
+      break;
+    case kCompact:
+      compact(input);
       break;
     }
   }
@@ -285,6 +289,60 @@ private:
       tally.require(same_stats(before, primary_->stats()), "a refused extend changed the figures");
     }
     check_step();
+  }
+
+  // Compaction of the primary region: the relocator refuses the blocks an input byte picks (as
+  // a locked handle would). Moved blocks must keep their bytes and only ever move down; after
+  // it the free space is at most one block below each refused block.
+  void compact(InputDecoder& input) {
+    uint8_t refusal = input.byte();
+    tally.start_operation("compact");
+    struct Moves {
+      uint8_t refusal;
+      uint32_t asked;
+      uint32_t count;
+      void* from[4096];
+      void* to[4096];
+    } moves;
+    moves.refusal = refusal;
+    moves.asked = 0;
+    moves.count = 0;
+    uint32_t moved = primary_->compact(
+        [](void* context, void* from, void* to) {
+          auto* moves = static_cast<Moves*>(context);
+          moves->asked += 1;
+          if (moves->refusal != 0 && (uintptr_t(from) >> 4) % 7 == moves->refusal % 7)
+            return false;
+          if (moves->count == 4096) // past what the harness records: as if refused
+            return false;
+          moves->from[moves->count] = from;
+          moves->to[moves->count++] = to;
+          return true;
+        },
+        &moves);
+    tally.require(moved == moves.count, "compact's count is not the moves it made");
+    for (uint32_t move = 0; move < moves.count; ++move) {
+      tally.require(uintptr_t(moves.to[move]) < uintptr_t(moves.from[move]),
+                    "compact moved a block up");
+      size_t index = index_of(moves.from[move]);
+      const kit::fuzz::LiveBlock& block = model_.at(index);
+      size_t usable = size_t(SimpleAllocator::usable_words(moves.to[move])) * kit::kWordBytes;
+      tally.require(usable == block.usable, "a moved block changed its size");
+      model_.resize(index, moves.to[move], block.requested, usable, kit::kWordBytes);
+    }
+    uint32_t fragments =
+        primary_->stats().fragments - (secondary_ != nullptr ? secondary_->stats().fragments : 0);
+    tally.require(fragments <= moves.asked - moves.count,
+                  "compact left more free blocks than blocks it could not move");
+    check_step();
+  }
+
+  size_t index_of(const void* payload) const {
+    for (size_t index = 0; index < model_.size(); ++index)
+      if (model_.at(index).payload == payload)
+        return index;
+    tally.fail("compact moved %p, which the model does not hold", payload);
+    return 0;
   }
 
   void adopt(void* payload, size_t word_count, size_t alignment) {

@@ -429,6 +429,110 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
   }
 }
 
+TEST_SUITE("SimpleAllocator: compaction") {
+  // Blocks of 1..8 x 16 bytes, every other one freed; the relocator refuses the blocks listed
+  // in `pinned` (as locked handles) and records the moves.
+  struct Moves {
+    std::vector<void*> pinned;
+    std::vector<std::pair<void*, void*>> made;
+  };
+  bool relocate(void* context, void* from, void* to) {
+    auto* moves = static_cast<Moves*>(context);
+    for (void* pinned : moves->pinned)
+      if (pinned == from)
+        return false;
+    moves->made.emplace_back(from, to);
+    return true;
+  }
+
+  void fill(void* payload, uint32_t value) {
+    auto* words = static_cast<uint32_t*>(payload);
+    for (uint32_t index = 0; index < SimpleAllocator::usable_words(payload); ++index)
+      words[index] = value * 1000 + index;
+  }
+  bool holds(const void* payload, uint32_t value) {
+    auto* words = static_cast<const uint32_t*>(payload);
+    for (uint32_t index = 0; index < SimpleAllocator::usable_words(payload); ++index)
+      if (words[index] != value * 1000 + index)
+        return false;
+    return true;
+  }
+
+  TEST_CASE("blocks slide down over the free space, keep their bytes, and the rest is bump") {
+    Region region;
+    std::vector<void*> all, kept;
+    for (uint32_t index = 0; index < 40; ++index) {
+      all.push_back(region.alloc(4 * (1 + index % 8) - 1));
+      fill(all.back(), index);
+    }
+    for (uint32_t index = 0; index < 40; ++index)
+      if (index % 2 == 0)
+        region.dealloc(all[index], 0);
+      else
+        kept.push_back(all[index]);
+    RegionStats before = region.stats();
+    REQUIRE(before.fragments > 0);
+    Moves moves;
+    uint32_t moved = region.allocator->compact(relocate, &moves);
+    CHECK(moved == moves.made.size());
+    CHECK(moved == kept.size()); // the first block was freed: every kept one moves
+    region.CHECK_CHECK_OK();
+    RegionStats after = region.stats();
+    CHECK(after.fragments == 0);
+    CHECK(after.live_blocks == before.live_blocks);
+    CHECK(after.allocated_words == before.allocated_words - before.fragment_words);
+    CHECK(region.allocator->largest_free_units() == after.unused_words);
+    for (size_t index = 0; index < kept.size(); ++index) {
+      CHECK(moves.made[index].first == kept[index]); // in address order
+      CHECK(address(moves.made[index].second) < address(kept[index]));
+      CHECK(holds(moves.made[index].second, uint32_t(2 * index + 1)));
+      CHECK(address(moves.made[index].second) % 16 == address(kept[index]) % 16);
+    }
+    // Nothing is left to move, and the blocks still free normally.
+    CHECK(region.allocator->compact(relocate, &moves) == 0);
+    for (auto& move : moves.made)
+      CHECK(region.allocator->dealloc(move.second));
+    CHECK(region.stats().allocated_words == 0);
+    region.CHECK_CHECK_OK();
+  }
+
+  TEST_CASE("a refused block stays; the free space below it becomes one block") {
+    Region region;
+    std::vector<void*> blocks;
+    for (uint32_t index = 0; index < 12; ++index) {
+      blocks.push_back(region.alloc(7));
+      fill(blocks.back(), index);
+    }
+    for (uint32_t index : {0, 2, 3, 7, 9})
+      region.dealloc(blocks[index], 0);
+    Moves moves;
+    moves.pinned = {blocks[5]};
+    region.allocator->compact(relocate, &moves);
+    region.CHECK_CHECK_OK();
+    CHECK(holds(blocks[5], 5)); // where it was
+    RegionStats after = region.stats();
+    CHECK(after.fragments == 1); // below the pinned block: 1 and 4 slid down, leaving one hole
+    CHECK(after.fragment_words == 3 * 8);
+    CHECK(region.allocator->largest_free_units() >= 3 * 8);
+    CHECK(moves.made.size() == 5); // 1 and 4 below it; 8, 10 and 11 above it (6 is in place)
+    // The hole is reused by the next allocation that fits it.
+    void* refill = region.alloc(3 * 8 - 1);
+    CHECK(address(refill) < address(blocks[5]));
+    CHECK(region.stats().fragments == 0);
+    region.CHECK_CHECK_OK();
+  }
+
+  TEST_CASE("alloc_local takes from this region only; move_end gives the top back") {
+    Region first(8 * 1024), second(8 * 1024);
+    first.allocator->chain(second.allocator);
+    while (first.allocator->alloc_local(100, 2) != nullptr) {
+    }
+    CHECK(second.stats().live_blocks == 0);
+    CHECK(first.allocator->alloc(100, 2) != nullptr); // the chain goes on to the second
+    CHECK(second.stats().live_blocks == 1);
+  }
+}
+
 TEST_SUITE("SimpleAllocator: page store and tags") {
   // 16 pages of 64 KiB, page-aligned; page 0 of the store is the 64 KiB below them.
   struct Pages {
