@@ -185,7 +185,7 @@ typedef struct kit_compact_result {
   uint64_t moved_blocks;       /* handle blocks that moved */
   uint64_t moved_bytes;        /* and their bytes */
   uint64_t released_bytes;     /* memory handle regions gave back to the page store */
-  uint64_t largest_free_bytes; /* the largest block the heap could now place without growing */
+  uint64_t largest_free_bytes; /* the largest malloc the heap can now serve without growing */
   uint32_t locked_blocks;      /* handle blocks that stayed because they were locked */
   uint32_t reserved;
 } kit_compact_result;

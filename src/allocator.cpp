@@ -648,7 +648,88 @@ struct Evacuation {
 
 } // namespace
 
-void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* context,
+// What move_run needs: the allocator, the handles' relocator, the table.
+struct Allocator::RunMove {
+  Allocator* allocator;
+  SimpleAllocator::Relocator relocate;
+  void* context;
+  void** table;
+};
+
+// Page-store compaction's relocator: a handle region without locked blocks moves (its blocks'
+// handles, its slot and its place in the chain follow it; its offsets need nothing), and so
+// does the table's run. Everything else stays.
+bool Allocator::move_run(void* context, void* from, void* to) {
+  auto* move = static_cast<RunMove*>(context);
+  Allocator& self = *move->allocator;
+  uintptr_t start = uintptr_t(from) - kWordBytes;
+  uintptr_t distance = uintptr_t(from) - uintptr_t(to);
+  uint64_t bytes = uint64_t(SimpleAllocator::block_units(from)) << kPageShift;
+  void* table = *move->table;
+  if (table != nullptr && SimpleAllocator::tag_of(table) == kLargeTag &&
+      large_run_of(table) == reinterpret_cast<LargeRun*>(start)) {
+    self.relink_large(large_run_of(*move->table), reinterpret_cast<LargeRun*>(start - distance));
+    *move->table = static_cast<unsigned char*>(*move->table) - distance;
+    return true;
+  }
+  uint32_t tag = self.region_index_in(start, bytes);
+  if (tag == kLargeTag || self.regions_[tag].owner != &self.handles_)
+    return false;
+  SimpleAllocator* region = self.regions_[tag].region;
+  struct Blocks {
+    RunMove* move;
+    uintptr_t distance;
+    bool movable;
+  } blocks = {move, distance, true};
+  auto ask = [](void* context, uintptr_t start, uint64_t, bool free) {
+    auto* blocks = static_cast<Blocks*>(context);
+    if (!free)
+      blocks->movable &= blocks->move->relocate(blocks->move->context,
+                                                reinterpret_cast<Word*>(start) + 1, nullptr);
+  };
+  region->walk(ask, &blocks);
+  if (!blocks.movable)
+    return false;
+  auto tell = [](void* context, uintptr_t start, uint64_t, bool free) {
+    auto* blocks = static_cast<Blocks*>(context);
+    auto* payload = reinterpret_cast<Word*>(start) + 1;
+    if (!free)
+      blocks->move->relocate(blocks->move->context, payload,
+                             reinterpret_cast<unsigned char*>(payload) - blocks->distance);
+  };
+  region->walk(tell, &blocks);
+  auto* moved_to = reinterpret_cast<SimpleAllocator*>(uintptr_t(region) - distance);
+  self.relink_region(self.handles_, region, moved_to);
+  region->rebase(moved_to);
+  return true;
+}
+
+// The large run is about to be copied to moved_to: its neighbours in its space's list (or the
+// space itself) point there.
+void Allocator::relink_large(LargeRun* run, LargeRun* moved_to) {
+  if (run->prev.pointer != nullptr)
+    run->prev.pointer->next.pointer = moved_to;
+  else
+    run->owner.pointer->large = moved_to;
+  if (run->next.pointer != nullptr)
+    run->next.pointer->prev.pointer = moved_to;
+}
+
+// The region is about to be copied to moved_to: its slot and the link to it in the chain (or
+// the space's head) point there.
+void Allocator::relink_region(Space& space, SimpleAllocator* region, SimpleAllocator* moved_to) {
+  regions_[region->tag()].region = moved_to;
+  if (space.small == region) {
+    space.small = moved_to;
+    return;
+  }
+  SimpleAllocator* before = space.small;
+  while (before->next() != region)
+    before = before->next();
+  before->chain(moved_to);
+}
+
+void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* context, void** table,
                                 kit_compact_result* result) {
   *result = {};
   Relocation relocation = {relocate, context, result};
@@ -664,7 +745,7 @@ void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* conte
   // Emptied regions and the pages above each region's last block go back to the page store.
   for (SimpleAllocator* region = handles_.small; region != nullptr;) {
     SimpleAllocator* older = region->next();
-    if (region->stats().live_blocks == 0) {
+    if (region->own_stats().live_blocks == 0) {
       result->released_bytes += SimpleAllocator::block_units(run_of_region(region)) << kPageShift;
       release_region(handles_, region);
     } else {
@@ -672,6 +753,10 @@ void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* conte
     }
     region = older;
   }
+  // The handle regions and the table slide down over the free runs of each span.
+  RunMove move = {this, relocate, context, table};
+  for (SimpleAllocator* span = pages_; span != nullptr; span = span->next())
+    span->compact(move_run, &move);
   result->largest_free_bytes = largest_free_bytes();
 }
 
@@ -682,12 +767,14 @@ uint64_t Allocator::largest_free_bytes() const {
     bytes = bytes > kLargeHeaderBytes ? bytes - kLargeHeaderBytes : 0;
     largest = bytes > largest ? bytes : largest;
   }
-  for (uint32_t tag = 0; tag < tag_limit_; ++tag)
-    if (const SimpleAllocator* region = regions_[tag].region) {
-      uint64_t bytes = uint64_t(region->largest_free_units()) * kWordBytes;
-      bytes = bytes > kWordBytes ? bytes - kWordBytes : 0;
-      largest = bytes > largest ? bytes : largest;
-    }
+  // malloc's small blocks (below 32 KiB) come from the main heap's regions: less the header
+  // and the widest alignment gap a 16-byte-aligned block may need there, in 16-byte steps.
+  for (const SimpleAllocator* region = main_.small; region != nullptr; region = region->next()) {
+    uint64_t bytes = uint64_t(region->largest_free_units()) * kWordBytes;
+    bytes = bytes > 48 ? (bytes - 48) & ~uint64_t(15) : 0;
+    bytes = bytes < kMaxAllocBytes ? bytes : kMaxAllocBytes; // larger ones take pages
+    largest = bytes > largest ? bytes : largest;
+  }
   return largest;
 }
 

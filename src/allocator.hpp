@@ -138,10 +138,13 @@ public:
   const Space& handle_space() const { return handles_; }
   // Compacts the handle space: slides blocks down in each region, moves blocks of newer
   // regions into older ones, releases emptied regions and the pages above each region's last
-  // block. relocate is asked before each move (see SimpleAllocator::compact).
-  void compact_handles(SimpleAllocator::Relocator relocate, void* context,
+  // block, then slides handle regions (and the large block *table, which only the caller
+  // points to) down over free page runs, so that the free pages come together at the top.
+  // relocate is asked before each move (see SimpleAllocator::compact); asked with to ==
+  // nullptr, it says whether the block may move and changes nothing.
+  void compact_handles(SimpleAllocator::Relocator relocate, void* context, void** table,
                        kit_compact_result* result);
-  // Bytes of the largest block the heap could place without growing memory.
+  // The largest malloc (in the main heap) that surely needs no growth of memory.
   uint64_t largest_free_bytes() const;
   void set_before_growth(BeforeGrowth hook, void* context) {
     before_growth_ = hook;
@@ -161,6 +164,7 @@ public:
   void walk(kit_walk_visitor visit, void* context) const;
 
 private:
+  struct RunMove;
   struct RegionSlot {
     SimpleAllocator* region;
     Space* owner;
@@ -184,6 +188,9 @@ private:
   void release_region(Space& space, SimpleAllocator* region);
   uint64_t trim_region(SimpleAllocator* region);
   void free_large(LargeRun* run);
+  static bool move_run(void* context, void* from, void* to);
+  void relink_large(LargeRun* run, LargeRun* moved_to);
+  void relink_region(Space& space, SimpleAllocator* region, SimpleAllocator* moved_to);
   static void* run_of(const void* large_payload);
   static LargeRun* large_run_of(const void* large_payload);
   static void* run_of_region(const SimpleAllocator* region);

@@ -128,40 +128,50 @@ size_t Handles::size(const Allocator& heap, kit_handle handle) const {
   return heap.usable_size(payload - kHiddenBytes) - kHiddenBytes;
 }
 
+// Asked with to == nullptr: whether the block may move (see Allocator::compact_handles).
 bool Handles::relocate(void* context, void* from, void* to) {
   auto* handles = static_cast<Handles*>(context);
   Entry& entry = handles->table_[*static_cast<Word*>(from)];
   if (locks_of(entry.state) != 0)
     return false;
-  entry.block = uint32_t(uintptr_t(to) - handles->base_) + kHiddenBytes;
+  if (to != nullptr)
+    entry.block = uint32_t(uintptr_t(to) - handles->base_) + kHiddenBytes;
   return true;
 }
 
 void Handles::compact(Allocator& heap, kit_compact_result* result) {
-  heap.compact_handles(relocate, this, result);
+  void* table = table_;
+  heap.compact_handles(relocate, this, &table, result);
+  table_ = static_cast<Entry*>(table);
   for (uint32_t index = 1; index < used_; ++index)
     if ((table_[index].state & kLive) && locks_of(table_[index].state) != 0)
       result->locked_blocks += 1;
 }
 
-// Compacts when the handle regions hold at least as much free memory as the allocation needs
-// (for a block of the handle space), or as many free whole pages as it needs (otherwise).
+// Compacts when that could make room: for a block of the handle space, when some handle region
+// has free blocks and, with them merged into its bump area, room for it; for anything else,
+// when the handle regions could give back as many whole pages as it needs.
 void Handles::before_growth(void* context, const Space& space, size_t bytes) {
   auto* handles = static_cast<Handles*>(context);
   if (!handles->auto_compact_)
     return;
   Allocator& heap = *handles->heap_;
   const Space& handle_space = heap.handle_space();
-  if (handle_space.small == nullptr)
-    return;
-  RegionStats regions = handle_space.small->stats();
-  uint64_t free_bytes = uint64_t(regions.fragment_words + regions.unused_words) * kWordBytes;
-  uint64_t needed =
-      &space == &handle_space ? bytes : (bytes + kPageBytes - 1) & ~uint64_t(kPageBytes - 1);
-  if (free_bytes < needed)
-    return;
-  kit_compact_result result;
-  handles->compact(heap, &result);
+  bool for_handles = &space == &handle_space;
+  uint64_t pages_needed = (bytes + kPageBytes - 1) >> kPageShift;
+  uint64_t pages_reclaimable = 0;
+  bool would_fit = false;
+  for (const SimpleAllocator* region = handle_space.small; region != nullptr;
+       region = region->next()) {
+    RegionStats own = region->own_stats();
+    uint64_t free_bytes = uint64_t(own.fragment_words + own.unused_words) * kWordBytes;
+    would_fit |= own.fragments != 0 && free_bytes >= bytes;
+    pages_reclaimable += free_bytes >> kPageShift;
+  }
+  if (for_handles ? would_fit : pages_reclaimable >= pages_needed) {
+    kit_compact_result result;
+    handles->compact(heap, &result);
+  }
 }
 
 void Handles::hook(Allocator& heap) {

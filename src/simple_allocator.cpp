@@ -391,16 +391,27 @@ void SimpleAllocator::walk(BlockVisitor visit, void* context) const {
   }
 }
 
+RegionStats SimpleAllocator::own_stats() const {
+  return {1,
+          end_ - heap_start_,
+          unused_start_ - heap_start_,
+          end_ - unused_start_,
+          fragment_units_,
+          fragments_,
+          live_blocks_};
+}
+
 RegionStats SimpleAllocator::stats() const {
   RegionStats sum = {};
   for (const SimpleAllocator* region = this; region != nullptr; region = region->next()) {
-    sum.regions += 1;
-    sum.total_words += region->end_ - region->heap_start_;
-    sum.allocated_words += region->unused_start_ - region->heap_start_;
-    sum.unused_words += region->end_ - region->unused_start_;
-    sum.fragment_words += region->fragment_units_;
-    sum.fragments += region->fragments_;
-    sum.live_blocks += region->live_blocks_;
+    RegionStats own = region->own_stats();
+    sum.regions += own.regions;
+    sum.total_words += own.total_words;
+    sum.allocated_words += own.allocated_words;
+    sum.unused_words += own.unused_words;
+    sum.fragment_words += own.fragment_words;
+    sum.fragments += own.fragments;
+    sum.live_blocks += own.live_blocks;
   }
   return sum;
 }

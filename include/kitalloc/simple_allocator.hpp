@@ -174,13 +174,17 @@ public:
   // free the block it is given (it reads the block's size before calling), nothing else.
   using BlockVisitor = void (*)(void* context, uintptr_t start, uint64_t bytes, bool free);
   void walk(BlockVisitor visit, void* context) const;
-  // Figures summed over this region and the rest of the chain.
+  // Figures summed over this region and the rest of the chain; this region's own.
   RegionStats stats() const;
+  RegionStats own_stats() const;
   // Walks every block and list of every region in the chain and verifies I1-I7. Returns
   // nullptr when all hold, else a description of the first breach.
   const char* check() const;
 
   uint32_t tag() const { return tag_bits_ >> kTagShift; }
+  // A word region is about to be copied, state and blocks, to new_state (its offsets stay
+  // right: nothing else in it is an address). Call on the old copy, just before copying.
+  void rebase(const void* new_state) { base_.address = uintptr_t(new_state); }
   // This region's own bounds, as addresses.
   uintptr_t heap_start() const { return address_of(heap_start_); }
   uintptr_t unused_start() const { return address_of(unused_start_); }
