@@ -136,7 +136,7 @@ void Allocator::count_in_use(Space& space, uint64_t added_bytes, uint64_t remove
 // then after the hook had its chance, then growing.
 template <typename Place>
 void* Allocator::place_compacting_first(const Space& space, size_t bytes, Place place) {
-  if (before_growth_ == nullptr)
+  if (before_growth_ == nullptr || !growth_allowed_)
     return place();
   growth_allowed_ = false;
   void* payload = place();
@@ -442,14 +442,36 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
   size_t regions = initial_bytes / kRegionRoom + (initial_bytes % kRegionRoom != 0 ? 1 : 0);
   if (regions > kMaxRegionTag + 1 - region_count_)
     return nullptr;
-  // Memory grows once, for all of it, before anything changes: then nothing can fail halfway
-  // but for lack of tags or a page store split by foreign growth (undone below).
-  size_t last_room = initial_bytes - (regions != 0 ? regions - 1 : 0) * kRegionRoom;
-  auto pages = uint32_t(regions == 0 ? 0
-                                     : (regions - 1) * region_run_pages(main_, kRegionRoom) +
-                                           region_run_pages(main_, last_room));
-  if (pages > pages_free_at_top() && !grow_memory(pages - pages_free_at_top()))
-    return nullptr;
+  // From the free page runs there are first; failing that, memory grows once for all of it
+  // (never in steps that could stop halfway) and the reservation is made again.
+  growth_allowed_ = false;
+  Space* space = reserve_space(initial_bytes);
+  growth_allowed_ = true;
+  if (space == nullptr) {
+    size_t last_room = initial_bytes - (regions != 0 ? regions - 1 : 0) * kRegionRoom;
+    size_t pages = regions == 0 ? 0
+                                : (regions - 1) * region_run_pages(main_, kRegionRoom) +
+                                      region_run_pages(main_, last_room) + 1; // + the record
+    if (pages > pages_free_at_top() && !grow_memory(uint32_t(pages - pages_free_at_top())))
+      return nullptr;
+    space = reserve_space(initial_bytes);
+    if (space == nullptr)
+      return nullptr;
+  }
+  space->parent = &parent;
+  space->next_sibling = parent.first_child;
+  if (parent.first_child != nullptr)
+    parent.first_child->prev_sibling = space;
+  parent.first_child = space;
+  space->magic = kLiveSpace;
+  space->self = space;
+  return space;
+}
+
+// A space's record and regions with room for initial_bytes; nullptr, with nothing changed but
+// memory grown, when they cannot all be had.
+Space* Allocator::reserve_space(size_t initial_bytes) {
+  constexpr size_t kRegionRoom = kMaxRegionBytes - kPageBytes;
   bool fresh = false;
   void* record = alloc(main_, sizeof(Space), 3, &fresh);
   if (record == nullptr)
@@ -465,19 +487,17 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
     }
     left -= room;
   }
-  space->parent = &parent;
-  space->next_sibling = parent.first_child;
-  if (parent.first_child != nullptr)
-    parent.first_child->prev_sibling = space;
-  parent.first_child = space;
-  space->magic = kLiveSpace;
-  space->self = space;
   return space;
 }
 
-bool Allocator::is_live(const Space* space) const {
-  return space == &main_ || (in_heap(space) && uintptr_t(space) % alignof(Space) == 0 &&
-                             space->magic == kLiveSpace && space->self == space);
+bool Allocator::is_live(const Space* space) {
+  if (space == &main_ || space == known_live_)
+    return true;
+  bool live = in_heap(space) && uintptr_t(space) % alignof(Space) == 0 &&
+              space->magic == kLiveSpace && space->self == space;
+  if (live)
+    known_live_ = space; // a task calls in the same heap again and again
+  return live;
 }
 
 namespace {
@@ -494,6 +514,7 @@ void unlink_child(Space& space) {
 } // namespace
 
 void Allocator::drop(Space& space) {
+  known_live_ = nullptr;
   while (space.first_child != nullptr)
     drop(*space.first_child);
   while (space.small != nullptr)
@@ -507,6 +528,7 @@ void Allocator::drop(Space& space) {
 }
 
 void Allocator::merge(Space& space) {
+  known_live_ = nullptr;
   Space& parent = *space.parent;
   if (space.small != nullptr) {
     SimpleAllocator* oldest = space.small;

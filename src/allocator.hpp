@@ -124,8 +124,9 @@ public:
   // Private heaps: a new space under parent with a region of room for initial_bytes of small
   // blocks (0: none yet); nullptr when out of memory. Its record is a block of the main heap.
   Space* create_space(Space& parent, size_t initial_bytes);
-  // Whether space is the main heap or a live private heap. O(spans).
-  bool is_live(const Space* space) const;
+  // Whether space is the main heap or a live private heap. O(spans), O(1) for the heap
+  // asked about last.
+  bool is_live(const Space* space);
   void drop(Space& space);
   void merge(Space& space);
   Space& main_space() { return main_; }
@@ -176,6 +177,7 @@ private:
   void* place_compacting_first(const Space& space, size_t bytes, Place place);
   bool grow_small(Space& space, uint32_t bytes);
   bool add_region_run(Space& space, uint32_t bytes);
+  Space* reserve_space(size_t initial_bytes);
   static uint32_t region_run_pages(const Space& space, size_t bytes);
   static uint32_t state_offset_of(const Space& space);
   void* take_pages(uint32_t pages);
@@ -223,6 +225,7 @@ private:
   uint32_t grow_calls_ = 0;
   uint32_t grown_pages_ = 0;
   bool growth_allowed_ = true;
+  const Space* known_live_ = nullptr; // the last private heap is_live found live
   BeforeGrowth before_growth_ = nullptr;
   void* before_growth_context_ = nullptr;
   RegionSlot regions_[kMaxRegionTag + 1] = {};

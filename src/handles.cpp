@@ -150,7 +150,8 @@ void Handles::compact(Allocator& heap, kit_compact_result* result) {
 
 // Compacts when that could make room: for a block of the handle space, when some handle region
 // has free blocks and, with them merged into its bump area, room for it; for anything else,
-// when the handle regions could give back as many whole pages as it needs.
+// when the whole pages the handle regions could give back, with the free pages there are,
+// add up to what it needs (compaction brings them together, unless other runs stand between).
 void Handles::before_growth(void* context, const Space& space, size_t bytes) {
   auto* handles = static_cast<Handles*>(context);
   if (!handles->auto_compact_)
@@ -159,7 +160,8 @@ void Handles::before_growth(void* context, const Space& space, size_t bytes) {
   const Space& handle_space = heap.handle_space();
   bool for_handles = &space == &handle_space;
   uint64_t pages_needed = (bytes + kPageBytes - 1) >> kPageShift;
-  uint64_t pages_reclaimable = 0;
+  RegionStats page_store = heap.stats().pages;
+  uint64_t pages_reclaimable = page_store.unused_words + page_store.fragment_words;
   bool would_fit = false;
   for (const SimpleAllocator* region = handle_space.small; region != nullptr;
        region = region->next()) {
