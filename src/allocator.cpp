@@ -29,16 +29,6 @@ size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
   return (word_count + 1) * kWordBytes + gap;
 }
 
-void add_stats(RegionStats& sum, const RegionStats& more) {
-  sum.regions += more.regions;
-  sum.total_words += more.total_words;
-  sum.allocated_words += more.allocated_words;
-  sum.unused_words += more.unused_words;
-  sum.fragment_words += more.fragment_words;
-  sum.fragments += more.fragments;
-  sum.live_blocks += more.live_blocks;
-}
-
 // A block's payload words, copied (the blocks do not overlap).
 void copy_payload(void* to, const void* from) {
   uint32_t words = SimpleAllocator::usable_words(from);

@@ -403,16 +403,8 @@ RegionStats SimpleAllocator::own_stats() const {
 
 RegionStats SimpleAllocator::stats() const {
   RegionStats sum = {};
-  for (const SimpleAllocator* region = this; region != nullptr; region = region->next()) {
-    RegionStats own = region->own_stats();
-    sum.regions += own.regions;
-    sum.total_words += own.total_words;
-    sum.allocated_words += own.allocated_words;
-    sum.unused_words += own.unused_words;
-    sum.fragment_words += own.fragment_words;
-    sum.fragments += own.fragments;
-    sum.live_blocks += own.live_blocks;
-  }
+  for (const SimpleAllocator* region = this; region != nullptr; region = region->next())
+    add_stats(sum, region->own_stats());
   return sum;
 }
 

@@ -97,6 +97,17 @@ inline constexpr uint32_t kMaxRegionTag = kLargeTag - 1;
 // Figures in the region's units: words for a word region, pages for the page store.
 using RegionStats = kit_region_stats;
 
+// Adds one set of region figures to another (a chain's sum, a heap's).
+inline void add_stats(RegionStats& sum, const RegionStats& more) {
+  sum.regions += more.regions;
+  sum.total_words += more.total_words;
+  sum.allocated_words += more.allocated_words;
+  sum.unused_words += more.unused_words;
+  sum.fragment_words += more.fragment_words;
+  sum.fragments += more.fragments;
+  sum.live_blocks += more.live_blocks;
+}
+
 class SimpleAllocator {
 public:
   // A word region: places the state at the start of [begin, end) (begin rounded up to 8
