@@ -1,6 +1,9 @@
 // Writes docs/BENCHMARKS.md and its chart (SVG) from bench/run.mjs's results and the code
 // sizes scripts/bench.sh measured. Medians over the runs, min–max, ratios to the reference
-// allocator (wasi-libc dlmalloc), and which of kitalloc's bars are met.
+// allocator (wasi-libc dlmalloc), and which of kitalloc's bars are met. The section "Handles and
+// private heaps" (bench/heaps.cpp, when the results have it) is also printed to standard output;
+// if any of its runs failed (a surviving handle block changed, ...), the document still gets
+// written and the exit status is 1.
 //   node bench/report.mjs --results results.json --sizes sizes.tsv --markdown out.md --svg out.svg
 import { execSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -259,6 +262,140 @@ function heapBases() {
   }).join(', ');
 }
 
+// ── Handles and private heaps (bench/heaps.cpp) ─────────────────────────────────────────────
+function heapsRuns(job, module, checked = false) {
+  return data.heaps.results.filter((r) => r.job === job && r.module === module && r.checked === checked);
+}
+// Median, min and max of a figure over a job's timed runs on one module; null when it has none.
+function heapsFigure(job, module, name) {
+  const values = heapsRuns(job, module).filter((r) => r.status === 'ok')
+    .map((r) => r.figures[name]).filter((v) => v !== undefined);
+  if (values.length === 0) return null;
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+const bytesExact = (bytes) => `${thousands(bytes)} B`;
+// A ratio that may run to thousands (dropping a heap against a million frees).
+const bigTimes = (x) => (x >= 100 ? `${thousands(Math.round(x))}×` : times(x));
+const timed = (f) => (f ? `${duration(f.median)} (${duration(f.min)}–${duration(f.max)})` : '–');
+const arrow = (before, after) => (before && after ? `${mebibytes(before.median)} → ${mebibytes(after.median)}` : '–');
+
+function fragmentSection() {
+  const variants = [['kitalloc', 'fragment: malloc', 'malloc'],
+                    ['kitalloc', 'fragment: handles', 'handles (auto-compaction)'],
+                    ...data.heaps.modules.filter((m) => m.label !== 'kitalloc')
+                      .map((m) => [m.label, 'fragment: malloc', 'malloc'])]
+    .filter(([module, job]) => heapsRuns(job, module).length > 0);
+  const rows = variants.map(([module, job, how]) => {
+    const f = (name) => heapsFigure(job, module, name);
+    const blocks = f('blocks');
+    const surviving = f('survivingBlocks');
+    const moved = f('movedBlocks');
+    const grow = f('growCallsBig');
+    const growBefore = f('growCallsBefore');
+    return [
+      `${module}, ${how}`,
+      blocks && surviving ? `${thousands(blocks.median)} → ${thousands(surviving.median)}` : '–',
+      arrow(f('wasmMemoryBefore'), f('wasmMemoryAfter')),
+      arrow(f('kitMemoryBefore'), f('kitMemoryAfter')),
+      grow && growBefore ? `${grow.median} (of ${growBefore.median + grow.median})` : '–',
+      moved ? `${thousands(moved.median)} (${mebibytes(f('movedBytes').median)})` : '–',
+      timed(f('elapsedNs')),
+    ];
+  });
+  const lines = [table(['allocator, blocks as', 'blocks (after the frees)',
+                        'module memory before → after the big malloc',
+                        "kitalloc's memory_bytes before → after", 'memory.grow calls for it (of all the run\'s)',
+                        'handle blocks moved', 'time of the big malloc'], rows)];
+  const wasm = (job) => heapsFigure(job, 'kitalloc', 'wasmMemoryAfter');
+  const kit = (job) => heapsFigure(job, 'kitalloc', 'kitMemoryAfter');
+  const saved = (viaMalloc, viaHandles) => {
+    if (!viaMalloc || !viaHandles) return 'not measured';
+    const bytes = viaMalloc.median - viaHandles.median;
+    return `${bytesExact(bytes)} (${(bytes / viaMalloc.median * 100).toFixed(1)}%)`;
+  };
+  lines.push('', `Memory saved by handles over malloc, both on kitalloc, after the big malloc: module memory ` +
+    `${saved(wasm('fragment: malloc'), wasm('fragment: handles'))}; kitalloc's \`memory_bytes\` ` +
+    `${saved(kit('fragment: malloc'), kit('fragment: handles'))}.`);
+  const verified = data.heaps.results.filter((r) => r.job === 'fragment: handles' && r.status === 'ok');
+  const surviving = heapsFigure('fragment: handles', 'kitalloc', 'survivingBytes');
+  lines.push(`Every byte of the surviving handle blocks${surviving ? ` (${mebibytes(surviving.median)})` : ''} ` +
+    `was verified after the big malloc (and so after compaction) in ${verified.length} runs` +
+    `${verified.length === heapsRuns('fragment: handles', 'kitalloc').length +
+       heapsRuns('fragment: handles', 'kitalloc', true).length ? '' : ' (**some runs failed: below**)'}.`);
+  return lines.join('\n');
+}
+
+function objectsSection() {
+  const heapJob = 'objects: private heap + drop';
+  const variants = [['kitalloc', heapJob, 'private heap + kit_heap_drop'],
+                    ['kitalloc', 'objects: kit_malloc + kit_free', 'kit_malloc + kit_free'],
+                    ...data.heaps.modules.filter((m) => m.label !== 'kitalloc')
+                      .map((m) => [m.label, 'objects: malloc + free', 'malloc + free'])]
+    .filter(([module, job]) => heapsRuns(job, module).length > 0);
+  // Per run: the variant's time / the private heap's time in the same run.
+  const ratios = (job, module, name) => {
+    const base = new Map(heapsRuns(heapJob, 'kitalloc').filter((r) => r.status === 'ok')
+      .map((r) => [r.run, r.figures[name]]));
+    return heapsRuns(job, module).filter((r) => r.status === 'ok' && base.has(r.run))
+      .map((r) => r.figures[name] / base.get(r.run));
+  };
+  const ratioCell = (job, module, name) => {
+    const own = heapsFigure(job, module, name);
+    const base = heapsFigure(heapJob, 'kitalloc', name);
+    const perRun = ratios(job, module, name);
+    if (!own || !base || perRun.length === 0) return '–';
+    return `**${bigTimes(own.median / base.median)}** (${bigTimes(Math.min(...perRun))}–${bigTimes(Math.max(...perRun))})`;
+  };
+  const rows = variants.map(([module, job, how]) => {
+    const f = (name) => heapsFigure(job, module, name);
+    const failed = heapsRuns(job, module).find((r) => r.status !== 'ok');
+    if (failed) return [`${module}, ${how}`, `**${failed.status}**`, '', '', '', '', ''];
+    const isBase = job === heapJob;
+    return [
+      `${module}, ${how}`,
+      timed(f('allocateNs')),
+      timed(f('releaseNs')),
+      timed(f('elapsedNs')),
+      isBase ? '1×' : ratioCell(job, module, 'elapsedNs'),
+      isBase ? '1×' : ratioCell(job, module, 'releaseNs'),
+      f('wasmMemoryAfter') ? mebibytes(f('wasmMemoryAfter').median) : '–',
+    ];
+  });
+  return table(['allocator, objects by', 'allocate (and link)', 'release', 'total',
+                'total / private heap', 'release / private heap', 'module memory'], rows);
+}
+
+function heapsSection() {
+  if (!data.heaps) return null;
+  const failures = data.heaps.results.filter((r) => r.status !== 'ok');
+  const checked = data.heaps.results.filter((r) => r.checked);
+  return `## Handles and private heaps
+
+\`bench/heaps.cpp\` under WASI, built with kitalloc and (for the jobs that only use malloc and free)
+on wasi-libc's dlmalloc; ${data.runs} runs of each job, a fresh module instance per run, modules
+interleaved. Medians with min–max.
+
+### Fragmentation: handles and compaction against malloc
+
+${fragmentSection()}
+
+### 1,000,000 small objects: a private heap dropped at once against a free per object
+
+Times: median (fastest–slowest run). In bold, the variant's median time / the private heap's
+(above 1: the private heap is that much faster), with the range of the same ratio run by run.
+Module memory: \`memory.buffer.byteLength\` at the end of the run.
+
+${objectsSection()}
+
+| job | what it does |
+|---|---|
+${data.heaps.jobs.map((j) => `| ${j.name} | ${j.description} (${j.modules.join(', ')}) |`).join('\n')}
+${checked.length ? `\nChecked runs (one more of each job per module; objects: every byte filled, and verified before the release): ${checked.length}, ` +
+  `${checked.filter((r) => r.status === 'ok').length} passed.\n` : ''}${failures.length ? `\n**Runs that failed:**\n${failures.map((r) =>
+  `- ${r.module}, ${r.job}, ${r.checked ? 'checked run' : `run ${r.run + 1}`}: ${r.status}${r.failure ? ` (${r.failure})` : ''}`).join('\n')}\n` : ''}`;
+}
+const heapsMarkdown = heapsSection();
+
 const host = machine();
 const failures = data.results.filter((r) => !r.checked && r.status !== 'ok');
 const doc = `# Benchmarks
@@ -312,7 +449,7 @@ ${memoryTable(traceJobs, 'trace')}
 | trace | format | operations | live blocks at most |
 |---|---|---:|---:|
 ${data.traces.map((t) => `| ${t.name} | ${t.format} | ${thousands(t.opCount)} | ${thousands(t.maxLive)} |`).join('\n')}
-
+${heapsMarkdown ? `\n${heapsMarkdown.trim()}\n` : ''}
 ## Checked runs
 
 Each workload and trace once more per allocator, with every byte of every block filled with a
@@ -422,3 +559,10 @@ lines go to file descriptor 2; a freestanding module calls its import
 
 writeFileSync(options.markdown, doc);
 writeFileSync(options.svg, chart());
+if (heapsMarkdown) {
+  console.log(heapsMarkdown);
+  if (data.heaps.results.some((r) => r.status !== 'ok')) {
+    console.error('report.mjs: FAILED: runs of bench/heaps.cpp failed (listed above and in the document)');
+    process.exitCode = 1;
+  }
+}

@@ -3,7 +3,11 @@
 // results as JSON for bench/report.mjs. scripts/bench.sh runs it as
 //   node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.mjs \
 //     --out results.json --runs 5 --traces bench/traces --reference <label> --subject <label> \
-//     --allocator '<label>=<wasi|emscripten>:<module>' ...   [--no-checked]
+//     --allocator '<label>=<wasi|emscripten>:<module>' ...   [--no-checked] \
+//     [--heaps '<label>=<module>' ...]
+// --heaps: the handles and private heaps benchmark (bench/heaps.cpp, WASI), one module per
+// allocator, its jobs run after the workloads in every run (modules interleaved), its results
+// under "heaps" in the JSON.
 // --no-liftoff: modules are compiled by the optimizing tier up front, so the first runs are not
 // measured on baseline code. --no-turbo-fast-api-calls: Node 20's WASI otherwise crashes once
 // memory has grown past ~64 MB (nodejs/node#46777).
@@ -26,6 +30,7 @@ const { values: options } = parseArgs({
     reference: { type: 'string' },
     subject: { type: 'string' },
     allocator: { type: 'string', multiple: true },
+    heaps: { type: 'string', multiple: true, default: [] },
     'no-checked': { type: 'boolean', default: false },
   },
 });
@@ -41,15 +46,23 @@ const allocators = options.allocator.map((spec) => {
   return { label: match[1], flavour: match[2], file: path.resolve(match[3]) };
 });
 
-// One worker per allocator, restarted when a job hangs.
+const heapsModules = options.heaps.map((spec) => {
+  const match = /^(.+?)=(.+)$/.exec(spec);
+  if (!match) throw new Error(`bad --heaps ${spec}`);
+  return { label: match[1], file: path.resolve(match[2]) };
+});
+
+// One worker per allocator (bench/lib/worker.mjs, or heaps-worker.mjs for a --heaps module),
+// restarted when a job hangs.
 class AllocatorRunner {
-  constructor(allocator) {
+  constructor(allocator, script = './lib/worker.mjs') {
     this.allocator = allocator;
+    this.script = script;
     this.start();
   }
   start() {
     const { flavour, file } = this.allocator;
-    this.worker = new Worker(new URL('./lib/worker.mjs', import.meta.url), {
+    this.worker = new Worker(new URL(this.script, import.meta.url), {
       workerData: { flavour, file },
     });
     this.worker.unref();
@@ -100,6 +113,18 @@ const { workloads, slotCount } = descriptions[0];
 if (descriptions.some((d) => JSON.stringify(d) !== JSON.stringify(descriptions[0]))) {
   throw new Error('the allocators\' modules were built from different harness sources');
 }
+const heapsRunners = heapsModules.map((module) => new AllocatorRunner(module, './lib/heaps-worker.mjs'));
+const heapsDescriptions = await Promise.all(heapsRunners.map((runner) => runner.request({ kind: 'describe' })));
+const heapsJobs = (heapsDescriptions[0]?.jobs ?? []).map(({ name, description }, index) => ({
+  name,
+  description,
+  index,
+  modules: heapsRunners.filter((_, m) => heapsDescriptions[m].jobs[index]?.available),
+}));
+if (heapsDescriptions.some((d) => JSON.stringify(d.jobs.map((j) => j.name)) !==
+                                  JSON.stringify(heapsJobs.map((j) => j.name)))) {
+  throw new Error('the --heaps modules were built from different sources');
+}
 const replayIndex = workloads.findIndex((w) => w.name === 'trace replay');
 const traces = loadTraces(options.traces, slotCount);
 
@@ -126,6 +151,17 @@ async function runJob(job, runner, run, checked) {
   }
 }
 
+const heapsPairs = heapsJobs.flatMap((job) => job.modules.map((runner) => [job, runner]));
+const heapsResults = [];
+async function runHeapsJob(job, runner, run, checked) {
+  const reply = await runner.request({ kind: 'run', job: job.index, seed: SEED, checked });
+  heapsResults.push({ job: job.name, module: runner.allocator.label, run, checked, ...reply });
+  if (reply.status !== 'ok') {
+    console.error(`  FAILED: ${runner.allocator.label}, ${job.name}${checked ? ' (checked)' : ''}: ` +
+                  `${reply.status}: ${reply.failure}`);
+  }
+}
+
 const runs = Number(options.runs);
 const started = Date.now();
 // Other work on the machine shows up as spread between runs: the document says how busy it was.
@@ -138,11 +174,20 @@ for (let run = 0; run < runs; ++run) {
       await runJob(job, runners[(k + run + jobIndex) % runners.length], run, false);
     }
   }
+  // The heaps jobs, every (job, module) pair once, starting one pair further on each run (the
+  // variants of a comparison are separate jobs: none of them always runs first).
+  for (let k = 0; k < heapsPairs.length; ++k) {
+    const [job, runner] = heapsPairs[(k + run) % heapsPairs.length];
+    await runHeapsJob(job, runner, run, false);
+  }
 }
 if (!options['no-checked']) {
   process.stderr.write('run.mjs: checked runs (every byte verified, overlaps looked for)\n');
   for (const job of jobs) {
     for (const runner of runners) await runJob(job, runner, 0, true);
+  }
+  for (const job of heapsJobs) {
+    for (const runner of job.modules) await runHeapsJob(job, runner, 0, true);
   }
 }
 process.stderr.write(`run.mjs: done in ${Math.round((Date.now() - started) / 1000)} s\n`);
@@ -161,4 +206,11 @@ writeFileSync(options.out, JSON.stringify({
   traces: traces.map(({ name, format, opCount, maxLive }) => ({ name, format, opCount, maxLive })),
   jobs: jobs.map((job) => ({ name: job.name, workload: job.workload, trace: !!job.trace })),
   results,
+  heaps: heapsModules.length === 0 ? undefined : {
+    modules: heapsModules.map(({ label, file }) => ({ label, module: path.basename(file) })),
+    jobs: heapsJobs.map(({ name, description, modules }) => ({
+      name, description, modules: modules.map((runner) => runner.allocator.label),
+    })),
+    results: heapsResults,
+  },
 }, null, 1));

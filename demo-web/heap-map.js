@@ -2,7 +2,9 @@
 // strip of its page runs (small-block regions, large blocks, free runs, unused top) at a coarse
 // scale; each small-block region then gets a detail strip of its blocks at a fine scale, wrapped
 // over as many rows as it needs. Free blocks are drawn last and at least one pixel wide, so
-// holes between used blocks (fragmentation) are never hidden.
+// holes between used blocks (fragmentation) are never hidden. Regions that hold handle blocks
+// (relocatable, kit_handle_alloc: the page passes their addresses) are drawn in teal: those are
+// the regions kit_compact packs.
 
 export const COLORS = {
   used: '#2563eb',
@@ -14,6 +16,9 @@ export const COLORS = {
   largeAlternate: '#a78bfa',
   freeRun: '#facc15',
   header: '#475569', // bytes of a region or run no entry covers: headers, bookkeeping
+  handleRegion: '#115e59',
+  handle: '#0d9488',
+  handleAlternate: '#5eead4',
 };
 
 export const LEGEND = [
@@ -21,6 +26,8 @@ export const LEGEND = [
   ['free block', COLORS.free],
   ['unused (above the bump pointer)', COLORS.unused],
   ['small-block region', COLORS.region],
+  ['handle block (may move)', COLORS.handle],
+  ['handle region', COLORS.handleRegion],
   ['large block (page run)', COLORS.large],
   ['free page run', COLORS.freeRun],
 ];
@@ -105,24 +112,44 @@ function fillWrapped(ctx, strip, offset, bytes, color) {
   }
 }
 
-function runColor(run, index) {
-  if (run.kind === 'region') return COLORS.region;
+function runColor(run, index, handleRegions) {
+  if (run.kind === 'region') return handleRegions.has(run.address) ? COLORS.handleRegion : COLORS.region;
   if (run.kind === 'large') return index % 2 ? COLORS.largeAlternate : COLORS.large;
   if (run.kind === 'freeRun') return COLORS.freeRun;
   return COLORS.unused;
 }
 
 // Draws the map; returns what it counted (the page shows it and exposes it to the test).
-export function drawHeapMap(canvas, entries) {
+// `handleAddresses`: where the live handle blocks are; a region holding one is a handle region.
+export function drawHeapMap(canvas, entries, handleAddresses = []) {
   const { spans, regions } = groupWalk(entries);
   const summary = { spans: spans.length, regions: regions.length, used: 0, free: 0, unused: 0,
-                    large: 0, freeRun: 0, usedBytes: 0, freeBytes: 0, largestFree: 0 };
+                    large: 0, freeRun: 0, usedBytes: 0, freeBytes: 0, largestFree: 0,
+                    freeRunBytes: 0, handleRegions: 0, handleRegionBytes: 0, handleUsed: 0,
+                    handleFree: 0, handleFreeBytes: 0 };
   for (const entry of entries) {
     if (COUNTED_KINDS.has(entry.kind)) summary[entry.kind] += 1;
     if (entry.kind === 'used') summary.usedBytes += entry.bytes;
+    if (entry.kind === 'freeRun') summary.freeRunBytes += entry.bytes;
     if (entry.kind === 'free') {
       summary.freeBytes += entry.bytes;
       summary.largestFree = Math.max(summary.largestFree, entry.bytes);
+    }
+  }
+  const handleRegions = new Set(); // by address
+  for (const region of regions) {
+    region.handles = handleAddresses.some((address) =>
+      address >= region.address && address < region.address + region.bytes);
+    if (!region.handles) continue;
+    handleRegions.add(region.address);
+    summary.handleRegions += 1;
+    summary.handleRegionBytes += region.bytes;
+    for (const block of region.blocks) {
+      if (block.kind === 'used') summary.handleUsed += 1;
+      if (block.kind === 'free') {
+        summary.handleFree += 1;
+        summary.handleFreeBytes += block.bytes;
+      }
     }
   }
 
@@ -176,21 +203,24 @@ export function drawHeapMap(canvas, entries) {
       ctx.fillText(`span ${item.index} at ${at}: ${formatBytes(item.bytes)} in ${runs}` +
                    `  ·  ${scale}`, strip.x, strip.y - 2);
       fillWrapped(ctx, strip, 0, item.bytes, COLORS.header);
-      item.runs.forEach((run, index) =>
-        fillWrapped(ctx, strip, run.address - item.address, run.bytes, runColor(run, index)));
+      item.runs.forEach((run, index) => fillWrapped(ctx, strip, run.address - item.address,
+                                                    run.bytes, runColor(run, index, handleRegions)));
     } else {
       const used = item.blocks.filter((block) => block.kind === 'used').length;
       const free = item.blocks.filter((block) => block.kind === 'free').length;
       const where = item.span ? '' : ' (below the first page boundary)';
       const blocks = `${used} used and ${free} free blocks`;
-      ctx.fillText(`region ${item.index}${where} at ${at}: ${formatBytes(item.bytes)}, ${blocks}` +
+      const what = item.handles ? 'handle region' : 'region';
+      ctx.fillText(`${what} ${item.index}${where} at ${at}: ${formatBytes(item.bytes)}, ${blocks}` +
                    `  ·  ${scale}`, strip.x, strip.y - 2);
       fillWrapped(ctx, strip, 0, item.bytes, COLORS.header);
+      const [usedColor, alternate] = item.handles ? [COLORS.handle, COLORS.handleAlternate]
+                                                  : [COLORS.used, COLORS.usedAlternate];
       let usedSeen = 0;
       for (const block of item.blocks) {
         if (block.kind === 'free') continue;
         const color = block.kind === 'unused' ? COLORS.unused
-                      : usedSeen++ % 2 ? COLORS.usedAlternate : COLORS.used;
+                      : usedSeen++ % 2 ? alternate : usedColor;
         fillWrapped(ctx, strip, block.address - item.address, block.bytes, color);
       }
       for (const block of item.blocks) {

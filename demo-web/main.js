@@ -1,6 +1,8 @@
 // The heap viewer's page logic: loads the two workload modules (kitalloc, dlmalloc), runs the
 // chosen workload on both, and after every step redraws the heap map, the comparison table and
 // the chart. Everything shown is also in window.__demoState, which demo-web/test.mjs reads.
+// The handles workload adds compaction: the compact button calls kit_compact in the kitalloc
+// module (the dlmalloc module made the same requests with malloc: nothing there can move).
 import { WorkloadModule, WORKLOADS } from './workload-module.js';
 import { COLORS, LEGEND, drawHeapMap, formatBytes } from './heap-map.js';
 import { SERIES, drawChart } from './chart.js';
@@ -18,6 +20,8 @@ const state = {
   dlmalloc: {},
   map: {},
   samples: [],
+  compactions: 0, // clicks of compact since the last reset
+  compaction: null, // the last kit_compact_result, with the map's figures before and after
 };
 window.__demoState = state;
 
@@ -27,6 +31,7 @@ const chartCanvas = $('#chart');
 let kitalloc = null;
 let dlmalloc = null;
 let lastWalk = [];
+let lastHandleAddresses = [];
 
 function showError(error) {
   state.error = String(error?.message ?? error);
@@ -84,7 +89,54 @@ function reset() {
   state.steps = 0;
   state.ops = 0;
   state.samples = [];
+  state.compactions = 0;
+  state.compaction = null;
+  $('#pin').checked = false;
   update();
+  renderCompaction();
+}
+
+// kit_compact in the kitalloc module; the dlmalloc module has nothing to compact (its call
+// returns null). The map's figures before and after go with the result.
+function compact() {
+  const before = state.map;
+  const result = kitalloc.compact();
+  dlmalloc.compact();
+  state.compactions += 1;
+  update();
+  const after = state.map;
+  state.compaction = {
+    ...result,
+    before: { handleFree: before.handleFree, handleFreeBytes: before.handleFreeBytes,
+              handleRegionBytes: before.handleRegionBytes, freeRunBytes: before.freeRunBytes },
+    after: { handleFree: after.handleFree, handleFreeBytes: after.handleFreeBytes,
+             handleRegionBytes: after.handleRegionBytes, freeRunBytes: after.freeRunBytes },
+  };
+  renderTable();
+  renderCompaction();
+}
+
+function pin() {
+  const on = $('#pin').checked;
+  kitalloc.pin(on);
+  dlmalloc.pin(on);
+  update();
+}
+
+function renderCompaction() {
+  const c = state.compaction;
+  if (!c) {
+    $('#compact-result').textContent = '';
+    return;
+  }
+  $('#compact-result').textContent =
+    `kit_compact #${state.compactions}: moved ${c.movedBlocks} handle blocks ` +
+    `(${formatBytes(c.movedBytes)}), gave back ${formatBytes(c.releasedBytes)} of pages; ` +
+    `largest free block now ${formatBytes(c.largestFreeBytes)}; ${c.lockedBlocks} locked ` +
+    `blocks stayed. Free blocks in handle regions: ${c.before.handleFree} ` +
+    `(${formatBytes(c.before.handleFreeBytes)}) → ${c.after.handleFree} ` +
+    `(${formatBytes(c.after.handleFreeBytes)}); handle regions ` +
+    `${formatBytes(c.before.handleRegionBytes)} → ${formatBytes(c.after.handleRegionBytes)}.`;
 }
 
 function toggleRun() {
@@ -107,8 +159,9 @@ function toggleRun() {
 function update() {
   const stats = kitalloc.readStats();
   lastWalk = kitalloc.readWalk();
+  lastHandleAddresses = kitalloc.handleAddresses();
   dlmalloc.matchBuffers(kitalloc);
-  state.map = drawHeapMap(heapCanvas, lastWalk);
+  state.map = drawHeapMap(heapCanvas, lastWalk, lastHandleAddresses);
   state.kitalloc = {
     memoryBytes: kitalloc.memoryBytes, // the module's whole memory, as for dlmalloc
     ownedBytes: stats.memoryBytes, // from kitalloc's heap start to the end of memory
@@ -121,6 +174,9 @@ function update() {
     freeBlocks: stats.small.fragments,
     largeBlocks: stats.largeBlocks,
     growCalls: stats.growCalls,
+    handles: kitalloc.handleCount,
+    lockedHandles: kitalloc.pinnedCount,
+    handleErrors: kitalloc.verifyHandles(),
     check: kitalloc.check() ?? 'ok',
   };
   state.dlmalloc = {
@@ -128,12 +184,15 @@ function update() {
     liveBytes: dlmalloc.liveBytes,
     liveBlocks: dlmalloc.liveBlocks,
     bufferBytes: dlmalloc.bufferBytes,
+    handles: dlmalloc.handleCount, // malloc blocks standing in for handles
+    handleErrors: dlmalloc.verifyHandles(),
   };
   recordSample();
   drawChart(chartCanvas, state.samples);
   renderTable();
   heapCanvas.dataset.usedBlocks = state.map.used;
   heapCanvas.dataset.freeBlocks = state.map.free;
+  heapCanvas.dataset.handleFreeBlocks = state.map.handleFree;
   $('#status').textContent = `${state.workload}: ${state.steps} steps, ${state.ops} ops` +
                              ` · kit_check: ${state.kitalloc.check}`;
 }
@@ -152,6 +211,14 @@ function recordSample() {
   }
 }
 
+const contents = (errors) => (errors === 0 ? 'intact' : `${errors} blocks changed`);
+function lastCompaction() {
+  const c = state.compaction;
+  if (!c) return '—';
+  return `moved ${c.movedBlocks} (${formatBytes(c.movedBytes)}), released ` +
+         `${formatBytes(c.releasedBytes)}, ${c.lockedBlocks} locked stayed`;
+}
+
 function renderTable() {
   const kit = state.kitalloc;
   const dl = state.dlmalloc;
@@ -167,6 +234,14 @@ function renderTable() {
     ['largest free block', formatBytes(state.map.largestFree), missing],
     ['large blocks', kit.largeBlocks, missing],
     ['memory.grow calls', kit.growCalls, missing],
+    ['handles (locked)', `${kit.handles} (${kit.lockedHandles})`, `${dl.handles} malloc blocks`],
+    ['handle regions', `${state.map.handleRegions} (${formatBytes(state.map.handleRegionBytes)})`,
+     missing],
+    ['free blocks in handle regions',
+     `${state.map.handleFree} (${formatBytes(state.map.handleFreeBytes)})`, missing],
+    ['free page runs', `${state.map.freeRun} (${formatBytes(state.map.freeRunBytes)})`, missing],
+    ['handle contents', contents(kit.handleErrors), contents(dl.handleErrors)],
+    ['last kit_compact', lastCompaction(), state.compactions ? 'nothing can move' : missing],
     ['kit_check()', kit.check, missing],
   ];
   $('#comparison tbody').replaceChildren(...rows.map((cells) => {
@@ -205,8 +280,10 @@ async function start() {
   $('#step').addEventListener('click', guarded(step));
   $('#run').addEventListener('click', guarded(toggleRun));
   $('#reset').addEventListener('click', guarded(reset));
+  $('#compact').addEventListener('click', guarded(compact));
+  $('#pin').addEventListener('change', guarded(pin));
   window.addEventListener('resize', guarded(() => {
-    drawHeapMap(heapCanvas, lastWalk);
+    drawHeapMap(heapCanvas, lastWalk, lastHandleAddresses);
     drawChart(chartCanvas, state.samples);
   }));
   selectWorkload('random');

@@ -1,7 +1,9 @@
 // The heap viewer in a real browser: serves the page (serve.mjs) on a free port, opens it in
 // Debian's headless Chromium through playwright-core, clicks through the workloads and checks
-// what the page shows (window.__demoState, the map canvas' data attributes). Ends with a
-// screenshot of a fragmented heap in build/demo-web/screenshot.png.
+// what the page shows (window.__demoState, the map canvas' data attributes), then fragments
+// handle memory and compacts it (kit_compact), with and without locked handles. Screenshots: a
+// fragmented heap in build/demo-web/screenshot.png, the handle regions before and after
+// compaction in build/demo-web/compaction-before.png and compaction-after.png.
 //
 //   node demo-web/test.mjs [build-dir]       (build-dir: build/wasi/demo-web, with the modules)
 //
@@ -17,6 +19,8 @@ import { DEFAULT_BUILD_DIR, MODULES, startServer } from './serve.mjs';
 const demoDir = path.dirname(fileURLToPath(import.meta.url));
 const buildDir = path.resolve(process.argv[2] ?? DEFAULT_BUILD_DIR);
 const screenshotPath = path.resolve(demoDir, '../build/demo-web/screenshot.png');
+const compactionShots = ['before', 'after'].map((when) =>
+  path.resolve(demoDir, `../build/demo-web/compaction-${when}.png`));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const started = Date.now();
 
@@ -152,13 +156,78 @@ try {
         [kit.memoryBytes, initialMemory]);
   check(dl.memoryBytes < beforeReset.dl.memoryBytes && dl.liveBytes === 0,
         'dlmalloc memory dropped after reset', dl);
+
+  // Handles on the fresh heap: 600 handles of 64..4,096 B, then random frees down to 300 (one
+  // step of 900 ops); the dlmalloc module makes the same requests with malloc.
+  await choose('handles');
+  await page.fill('#ops-per-step', '900');
+  await clickStep(1);
+  check(kit.handles === 300 && dl.handles === 300 && kit.lockedHandles === 0,
+        'the handles workload holds 300 handles', [kit, dl]);
+  check(kit.liveBytes === dl.liveBytes, 'both modules made the same requests', [kit, dl]);
+  check(map.handleRegions > 0 && map.handleUsed >= 300 && map.handleFree >= 20,
+        'the map shows holed handle regions', map);
+  check(kit.handleErrors === 0 && dl.handleErrors === 0, 'handle blocks hold what was written',
+        [kit.handleErrors, dl.handleErrors]);
+  await page.screenshot({ path: compactionShots[0], fullPage: true });
+  const beforeCompaction = { kit, dl, map };
+
+  // Compact: every block slides down, the holes are gone, emptied pages go back.
+  await page.click('#compact');
+  await read();
+  let compaction = state.compaction;
+  check(state.error === null, 'compact ran without error', state.error);
+  check(compaction.movedBlocks > 0 && compaction.movedBytes > 0 && compaction.lockedBlocks === 0,
+        'kit_compact moved handle blocks', compaction);
+  check(map.handleFree === 0, 'no free block is left in the handle regions', map);
+  check(compaction.releasedBytes > 0 &&
+        map.handleRegionBytes < beforeCompaction.map.handleRegionBytes,
+        'the handle regions gave pages back', [compaction, beforeCompaction.map, map]);
+  check(compaction.largestFreeBytes > 0, 'kit_compact reports the largest free block', compaction);
+  check(kit.handleErrors === 0 && kit.handles === 300, 'moved handle blocks kept their contents',
+        kit);
+  check(kit.check === 'ok', 'kit_check() after kit_compact', kit.check);
+  check(dl.memoryBytes === beforeCompaction.dl.memoryBytes, 'dlmalloc: nothing to compact', dl);
+  const figuresShown = await page.$eval('#compact-result', (p) => p.textContent);
+  check(figuresShown.includes(`moved ${compaction.movedBlocks} handle blocks`),
+        'the page shows the compaction figures', figuresShown);
+  await page.screenshot({ path: compactionShots[1], fullPage: true });
+  const firstCompaction = { ...compaction, before: beforeCompaction.map, after: map };
+
+  // Locked handles stay where they are: holes again (600 ops: 300 allocs, 300 frees), every 8th
+  // handle locked, compact.
+  await page.fill('#ops-per-step', '600');
+  await clickStep(1);
+  await page.check('#pin');
+  await read();
+  check(kit.handles === 300 && kit.lockedHandles === 38, 'every 8th handle is locked', kit);
+  const holedAgain = map;
+  check(holedAgain.handleFree >= 20, 'the handle regions are holed again', holedAgain);
+  await page.click('#compact');
+  await read();
+  compaction = state.compaction;
+  check(compaction.lockedBlocks === kit.lockedHandles && compaction.movedBlocks > 0,
+        'kit_compact left the locked blocks and moved others', [compaction, kit]);
+  check(map.handleFree < holedAgain.handleFree, 'fewer holes around the locked blocks', map);
+  check(kit.handleErrors === 0 && kit.check === 'ok', 'contents and heap sound with locks', kit);
+  // Unlocked, the rest closes up.
+  await page.uncheck('#pin');
+  await page.click('#compact');
+  await read();
+  check(kit.lockedHandles === 0 && state.compaction.lockedBlocks === 0 && map.handleFree === 0,
+        'once unlocked, compaction closes every hole', [state.compaction, map]);
+  check(kit.handleErrors === 0 && kit.check === 'ok', 'contents and heap sound at the end', kit);
   check(pageErrors.length === 0, 'no error in the page', pageErrors);
 
   const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
   console.log(`demo-web test: ok in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
               `(memory after realloc growth: kitalloc ${mib(afterRealloc.kitalloc)}, dlmalloc ` +
-              `${mib(afterRealloc.dlmalloc)}; ${beforeReset.map.free} free blocks in the map); ` +
-              `screenshot: ${path.relative(process.cwd(), screenshotPath)}`);
+              `${mib(afterRealloc.dlmalloc)}; ${beforeReset.map.free} free blocks in the map; ` +
+              `kit_compact moved ${firstCompaction.movedBlocks} handle blocks ` +
+              `(${mib(firstCompaction.movedBytes)}), released ${mib(firstCompaction.releasedBytes)}, ` +
+              `free blocks in handle regions ${firstCompaction.before.handleFree} → ` +
+              `${firstCompaction.after.handleFree}); screenshots: ` +
+              `${[screenshotPath, ...compactionShots].map((p) => path.relative(process.cwd(), p)).join(', ')}`);
 } finally {
   await context?.close();
   server.close();

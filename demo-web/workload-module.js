@@ -3,7 +3,7 @@
 // figures (kit_get_stats) and every span, region, block and run (kit_walk_into).
 import { wasiImports } from './wasi-shim.js';
 
-export const WORKLOADS = { random: 0, churn: 1, realloc: 2, tree: 3 };
+export const WORKLOADS = { random: 0, churn: 1, realloc: 2, tree: 3, handles: 4 };
 
 // kit_walk_entry: {uint64 address; uint64 bytes; uint32 kind; uint32 index}.
 export const WALK_KIND = ['span', 'region', 'used', 'free', 'unused', 'large', 'freeRun'];
@@ -144,6 +144,44 @@ export class WorkloadModule {
       };
     }
     return entries;
+  }
+
+  // The handles workload (kind 4). kit_compact's result, or null on dlmalloc (nothing moves):
+  // {movedBlocks, movedBytes, releasedBytes, largestFreeBytes, lockedBlocks}.
+  compact() {
+    const address = this.exports.workload_compact() >>> 0;
+    if (!address) return null;
+    const view = new DataView(this.exports.memory.buffer, address, 40);
+    const u64 = (offset) => Number(view.getBigUint64(offset, true));
+    return {
+      movedBlocks: u64(0),
+      movedBytes: u64(8),
+      releasedBytes: u64(16),
+      largestFreeBytes: u64(24),
+      lockedBlocks: view.getUint32(32, true),
+    };
+  }
+  // Keeps every 8th handle locked (kitalloc only: malloc blocks never move anyway).
+  pin(on) {
+    this.exports.workload_pin(on ? 1 : 0);
+  }
+  get handleCount() {
+    return this.exports.workload_handle_count() >>> 0;
+  }
+  get pinnedCount() {
+    return this.exports.workload_pinned_count() >>> 0;
+  }
+  // Where each handle's block is now (the map tells handle regions from malloc regions by them).
+  handleAddresses() {
+    const addresses = [];
+    for (let i = 0; i < this.handleCount; i++) {
+      addresses.push(this.exports.workload_handle_address(i) >>> 0);
+    }
+    return addresses;
+  }
+  // How many handle blocks no longer hold what was written into them (0 unless a bug).
+  verifyHandles() {
+    return this.exports.workload_verify_handles() >>> 0;
   }
 
   // kit_check: null when every invariant holds, else the breach it describes.

@@ -8,8 +8,9 @@
 #   build/bench-wasi, bench-emscripten, bench-wasm32   libkitalloc.a, Release, no assertions
 #   build/bench-wasm32-oz                              libkitalloc.a, -Oz (code size)
 #   build/bench                                        harness and code-size modules, results
-# then bench/run.mjs runs the harness (bench/harness.cpp) linked against each allocator, and
-# bench/report.mjs writes the document from the results.
+# then bench/run.mjs runs the harness (bench/harness.cpp) linked against each allocator and the
+# handles and private heaps benchmark (bench/heaps.cpp: kitalloc, and wasi-libc's dlmalloc where
+# a job uses only malloc/free), and bench/report.mjs writes the document from the results.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -73,6 +74,16 @@ wasi_harness() {
 wasi_harness kitalloc build/bench-wasi/libkitalloc.a
 wasi_harness dlmalloc
 wasi_harness bump "$out/bump-wasi.o"
+
+# The handles and private heaps benchmark: with kitalloc (every job), and -DHEAPS_PEER on
+# wasi-libc's dlmalloc (the malloc/free jobs only).
+heaps_flags=("${harness_flags[@]}" -Werror)
+quietly "${wasi[@]}" "${heaps_flags[@]}" -Iinclude -c bench/heaps.cpp -o "$out/heaps-kitalloc.o"
+quietly "${wasi[@]}" "${heaps_flags[@]}" -DHEAPS_PEER -c bench/heaps.cpp -o "$out/heaps-dlmalloc.o"
+quietly "${wasi[@]}" -mexec-model=reactor -Wl,--max-memory=$max_memory "$out/heaps-kitalloc.o" \
+  build/bench-wasi/libkitalloc.a -o "$out/heaps-kitalloc.wasm"
+quietly "${wasi[@]}" -mexec-model=reactor -Wl,--max-memory=$max_memory "$out/heaps-dlmalloc.o" \
+  -o "$out/heaps-dlmalloc.wasm"
 
 # Emscripten's defaults, except a 64 KiB stack (wasm-ld's default, as in the WASI modules) and
 # a 512 KiB initial memory instead of 16 MiB, so that memory figures show each allocator's growth.
@@ -191,7 +202,9 @@ node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.
   --allocator "bump (floor)=wasi:$out/wasi-bump.wasm" \
   --allocator "kitalloc (Emscripten)=emscripten:$out/emscripten-kitalloc.js" \
   --allocator "Emscripten dlmalloc=emscripten:$out/emscripten-dlmalloc.js" \
-  --allocator "emmalloc=emscripten:$out/emscripten-emmalloc.js"
+  --allocator "emmalloc=emscripten:$out/emscripten-emmalloc.js" \
+  --heaps "kitalloc=$out/heaps-kitalloc.wasm" \
+  --heaps "wasi-libc dlmalloc=$out/heaps-dlmalloc.wasm"
 
 node bench/report.mjs --results "$out/results.json" --sizes "$sizes" \
   --markdown docs/BENCHMARKS.md --svg docs/BENCHMARKS.svg
