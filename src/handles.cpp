@@ -53,9 +53,6 @@ bool Handles::grow_table(Allocator& heap) {
 kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   hook(heap);
   base_ = heap.heap_begin();
-  if (free_head_ == 0 && used_ >= capacity_ && !grow_table(heap))
-    return 0;
-  // The block first: placing it may compact, which reads the table.
   void* block;
   if (bytes > kMaxAllocBytes - kHiddenBytes) {
     block = heap.alloc_handle_large(bytes);
@@ -66,6 +63,15 @@ kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   }
   if (block == nullptr)
     return 0;
+  bool small = SimpleAllocator::tag_of(block) != kLargeTag;
+  // The table grows after the block is had (a request that fails sets nothing up). Growing it
+  // may compact: index 0 keeps the block where it is until it has its entry.
+  if (small)
+    *static_cast<Word*>(block) = 0;
+  if (free_head_ == 0 && used_ >= capacity_ && !grow_table(heap)) {
+    heap.free_handle_block(block);
+    return 0;
+  }
   uint32_t index;
   if (free_head_ != 0) { // a freed entry keeps its generation
     index = free_head_;
@@ -76,7 +82,6 @@ kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   }
   Entry& entry = table_[index];
   entry.state |= kLive;
-  bool small = SimpleAllocator::tag_of(block) != kLargeTag;
   entry.block = uint32_t(uintptr_t(block) - base_) + (small ? kHiddenBytes : 0);
   if (small)
     *static_cast<Word*>(block) = index;
@@ -131,7 +136,10 @@ size_t Handles::size(const Allocator& heap, kit_handle handle) const {
 // Asked with to == nullptr: whether the block may move (see Allocator::compact_handles).
 bool Handles::relocate(void* context, void* from, void* to) {
   auto* handles = static_cast<Handles*>(context);
-  Entry& entry = handles->table_[*static_cast<Word*>(from)];
+  uint32_t index = *static_cast<Word*>(from);
+  if (index == 0) // a block being handed out (alloc)
+    return false;
+  Entry& entry = handles->table_[index];
   if (locks_of(entry.state) != 0)
     return false;
   if (to != nullptr)

@@ -371,11 +371,10 @@ uint32_t SimpleAllocator::compact(Relocator relocate, void* context) {
 uint32_t SimpleAllocator::largest_free_units() const {
   uint32_t largest = end_ - unused_start_;
   if (nonempty_classes_ != 0) {
-    uint32_t top_class = 63 - __builtin_clzll(nonempty_classes_);
-    for (uint32_t block = heads_[top_class]; block != 0; block = word_at(block, kNextLink)) {
-      uint32_t units = units_of(word_at(block, 0));
-      largest = units > largest ? units : largest;
-    }
+    // A request of the top list's head's size looks at that head first, and it fits.
+    uint32_t head = heads_[63 - __builtin_clzll(nonempty_classes_)];
+    uint32_t units = units_of(word_at(head, 0));
+    largest = units > largest ? units : largest;
   }
   return largest;
 }

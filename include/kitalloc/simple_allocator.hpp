@@ -168,7 +168,8 @@ public:
   // multiples of 16 bytes starting 16-byte-congruent stay so. Returns the blocks moved. O(blocks).
   using Relocator = bool (*)(void* context, void* from, void* to);
   uint32_t compact(Relocator relocate, void* context);
-  // Units of the largest block this region could place now (a free block or the bump area).
+  // Units of the largest block alloc is sure to place here now: the bump area, or the head of
+  // the highest size class (good fit looks at each class's head only). O(1).
   uint32_t largest_free_units() const;
 
   // alloc tries the next region when this one has no room; dealloc forwards pointers outside
