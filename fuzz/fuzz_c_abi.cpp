@@ -1,30 +1,42 @@
-// Fuzz target: the whole C ABI (kit_malloc ... kit_malloc_usable_size) on the global native
-// heap, capped at a 32 MiB maximum so that large blocks (32 KiB .. 4 MiB) run it out of memory.
-// Each input decodes a sequence of calls checked against the shadow model, kit_check() and the
-// heap's figures; at its end every block is freed, so the next input (same process, same
-// heap) starts from an empty heap.
+// Fuzz target: the whole C ABI (kit_malloc ... kit_malloc_usable_size, private heaps,
+// relocatable handles and compaction) on the global native heap, capped at a 32 MiB maximum so
+// that large blocks (32 KiB .. 4 MiB) run it out of memory. Each input decodes a sequence of
+// calls checked against the shadow models (blocks with the heap that owns each; handles with a
+// copy of each block), kit_check() and the figures of every heap; at its end every block and
+// handle is freed and every private heap dropped, so the next input (same process, same heap)
+// starts from an empty heap.
+//
+// Private heaps all live under one root heap per input (created first, dropped last): merges
+// never reach the main heap, whose regions are never given back, so one input cannot leave
+// less memory to the next.
 //
 // Input: operations, each an opcode byte and its operands (see run_operation). Seeds:
 // fuzz/make_corpus.sh.
 #include "kitalloc.h"
+#include "kitalloc/handle.hpp"
 #include "kitalloc/simple_allocator.hpp"
 
 #include "fuzz_input.hpp"
 #include "shadow_model.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <vector>
 
 // The native heap's maximum (src/heap_native.cpp); not in the public header.
 extern "C" void kit_native_heap_limit(size_t bytes);
 
 using kit::fuzz::first_nonzero;
+using kit::fuzz::HandleShadow;
 using kit::fuzz::InputDecoder;
 using kit::fuzz::LiveBlock;
+using kit::fuzz::LiveHandle;
 using kit::fuzz::OperationTally;
 using kit::fuzz::ShadowModel;
 
@@ -39,10 +51,22 @@ constexpr size_t kInitialPages = 2; // the native heap starts as a module does, 
 constexpr size_t kDefaultAlignment = alignof(max_align_t);
 constexpr size_t kLargestAlignment = size_t(1) << kit::kMaxAlignBits;
 constexpr size_t kLargestLargeRequest = size_t(4) << 20;
+constexpr size_t kLargeHeaderBytes = 64;    // a large block's payload offset (src/allocator.hpp)
+constexpr size_t kLargeHandleBytes = 32764; // handles from this size on are page runs
 // Small regions are never given back to the page store, so one input holding many small
 // blocks would leave less room for large blocks in every later input. Small requests that
 // would pass this many live bytes are skipped.
 constexpr size_t kSmallLiveBytesCap = size_t(4) << 20;
+// Handles and private heaps: bounds that keep one input's state small enough to check at every
+// step (and its memory within the maximum most of the time).
+constexpr size_t kHandleBytesCap = size_t(4) << 20;
+constexpr size_t kMaxHandles = 512;
+constexpr uint32_t kMaxLocks = 64;
+constexpr size_t kMaxHeaps = 12; // live private heaps, the root included
+constexpr uint32_t kMainHeap = 0;
+constexpr uint32_t kRootHeap = 1;
+constexpr uint32_t kHandleIndexBits = 20;
+constexpr uint32_t kHandleIndexMask = (1u << kHandleIndexBits) - 1;
 
 bool is_large(size_t size) { return size > kit::kMaxAllocBytes; }
 
@@ -64,8 +88,26 @@ size_t decode_size(InputDecoder& input) {
     return kit::kMaxAllocBytes - 63 + input.byte() % 128;
   case 6:
     return kit::kMaxAllocBytes + 1 + input.u24() % kLargestLargeRequest;
+  default: // a run filled to its last byte, or nearly
+    return (1 + input.byte() % 64) * kPageBytes - kLargeHeaderBytes - input.byte() % 8;
+  }
+}
+
+// Handles: mostly small, some up to the small-block limit, a few large (32 KiB .. 160 KiB).
+size_t decode_handle_size(InputDecoder& input) {
+  switch (input.byte() % 8) {
+  case 0:
+  case 1:
+  case 2:
+  case 3:
+    return input.byte();
+  case 4:
+  case 5:
+    return input.u16() % 4096;
+  case 6:
+    return input.u16() % (kit::kMaxAllocBytes + 1);
   default:
-    return (1 + input.byte() % 64) * kPageBytes - 16 - input.byte() % 8;
+    return kit::kMaxAllocBytes + 1 + size_t(input.u16()) * 2;
   }
 }
 
@@ -89,17 +131,25 @@ size_t effective_alignment(size_t alignment) {
 }
 
 // Pages a request could need from memory growth, at worst: a large block's run (the payload
-// max(16, alignment) bytes in), or a new small region's run (the block with its worst
-// alignment gap, plus the region's state and the run's header).
+// max(64, alignment) bytes in: src/allocator.hpp, kLargeHeaderBytes), or a new small region's
+// run (the block with its worst alignment gap, plus the region's state and the run's header).
 size_t worst_case_pages(size_t size, size_t alignment) {
-  size_t bytes =
-      is_large(size) ? size + (alignment > 16 ? alignment : 16) : size + 2 * alignment + 512;
+  size_t bytes = is_large(size)
+                     ? size + (alignment > kLargeHeaderBytes ? alignment : kLargeHeaderBytes)
+                     : size + 2 * alignment + 512;
   return (bytes + kPageBytes - 1) / kPageBytes;
 }
 
 kit_stats heap_stats() {
   kit_stats stats;
   kit_get_stats(&stats);
+  return stats;
+}
+
+kit_stats heap_stats(kit_heap* heap) {
+  kit_stats stats;
+  if (kit_heap_get_stats(heap, &stats) != KIT_OK)
+    tally.fail("kit_heap_get_stats(%p) of a live heap failed", static_cast<void*>(heap));
   return stats;
 }
 
@@ -117,6 +167,7 @@ bool same_heap(const kit_stats& a, const kit_stats& b) {
 class AbiHarness {
 public:
   void run(InputDecoder& input) {
+    create_root();
     check_step();
     while (!input.exhausted())
       run_operation(input);
@@ -136,7 +187,32 @@ private:
     kFree,
     kFree2,
     kImpossibleRequest,
+    // Relocatable handles and compaction.
+    kHandleAlloc,
+    kHandleLock,
+    kHandleUnlock,
+    kHandleFree,
+    kHandleWrite,
+    kCompact,
+    kForgedHandle,
+    kFreeHandleAddress,
+    kAutoCompact,
+    // Private heaps.
+    kHeapCreate,
+    kHeapMalloc,
+    kHeapFree,
+    kHeapRealloc,
+    kHeapDrop,
+    kHeapMerge,
+    kBadHeap,
     kOpcodeCount
+  };
+
+  // A live private heap: its id in the model (blocks name it as their owner) and its parent's.
+  struct LiveHeap {
+    kit_heap* heap;
+    uint32_t id;
+    uint32_t parent;
   };
 
   void run_operation(InputDecoder& input) {
@@ -170,12 +246,68 @@ private:
     case kImpossibleRequest:
       impossible_request(input);
       break;
+    case kHandleAlloc:
+      handle_alloc(decode_handle_size(input));
+      break;
+    case kHandleLock:
+      handle_lock(input.u16());
+      break;
+    case kHandleUnlock:
+      handle_unlock(input.u16());
+      break;
+    case kHandleFree:
+      handle_free(input.u16());
+      break;
+    case kHandleWrite:
+      handle_write(input);
+      break;
+    case kCompact:
+      compact();
+      break;
+    case kForgedHandle:
+      forged_handle(input);
+      break;
+    case kFreeHandleAddress:
+      free_handle_address(input.u16());
+      break;
+    case kAutoCompact:
+      auto_compact(input.byte());
+      break;
+    case kHeapCreate:
+      heap_create(input);
+      break;
+    case kHeapMalloc:
+      heap_malloc(input);
+      break;
+    case kHeapFree:
+      heap_free(input);
+      break;
+    case kHeapRealloc:
+      heap_realloc(input);
+      break;
+    case kHeapDrop:
+      heap_drop(input);
+      break;
+    case kHeapMerge:
+      heap_merge(input.byte());
+      break;
+    case kBadHeap:
+      bad_heap(input);
+      break;
     }
   }
 
-  // Whether a new small block of `size` bytes stays within the cap (large ones always do).
-  bool within_small_cap(size_t size, size_t replaced_small_bytes = 0) const {
-    return is_large(size) || small_bytes_ - replaced_small_bytes + size <= kSmallLiveBytesCap;
+  // Whether a new small block of `size` bytes in the main heap stays within the cap (large ones
+  // and those of private heaps always do: their memory goes back at the end of the input).
+  bool within_small_cap(size_t size, uint32_t owner = kMainHeap,
+                        size_t replaced_small_bytes = 0) const {
+    return owner != kMainHeap || is_large(size) ||
+           small_bytes_ - replaced_small_bytes + size <= kSmallLiveBytesCap;
+  }
+  // The same for a resize of block `index` to `size`.
+  bool resize_within_small_cap(size_t index, size_t size) const {
+    const LiveBlock& block = model_.at(index);
+    return within_small_cap(size, block.owner, is_large(block.requested) ? 0 : block.requested);
   }
 
   void malloc(size_t size) {
@@ -231,22 +363,28 @@ private:
     if (size == 0)
       return realloc_to_zero(selector);
     size_t index = model_.pick(selector);
-    const LiveBlock& block = model_.at(index);
-    if (!within_small_cap(size, is_large(block.requested) ? 0 : block.requested))
+    if (!resize_within_small_cap(index, size))
       return;
     tally.start_operation("realloc");
     errno = 0;
-    void* payload = kit_realloc(block.payload, size);
+    void* payload = kit_realloc(model_.at(index).payload, size);
+    settle_resize(index, payload, size);
+    check_step();
+  }
+
+  // After a realloc of block `index` to `size` returned payload: the model follows (the block
+  // stays in its heap: check_step counts it there).
+  void settle_resize(size_t index, void* payload, size_t size) {
     if (payload == nullptr) {
       require_real_out_of_memory(size, kDefaultAlignment, true);
       model_.verify(index); // the old block is untouched
-    } else {
-      count_out(block.requested);
-      model_.resize(index, payload, size, kit_malloc_usable_size(payload), kDefaultAlignment);
-      count_in(size);
-      require_no_excess(payload, size);
+      return;
     }
-    check_step();
+    const LiveBlock& block = model_.at(index);
+    count_out(block);
+    model_.resize(index, payload, size, kit_malloc_usable_size(payload), kDefaultAlignment);
+    count_in(model_.at(index));
+    require_no_excess(payload, size);
   }
 
   // realloc(p, 0) frees p and returns NULL, as dlmalloc and emmalloc do.
@@ -335,7 +473,7 @@ private:
     kit_stats before = heap_stats();
     errno = 0;
     bool refused = false;
-    switch (kind % 6) {
+    switch (kind % 9) {
     case 0:
       refused = kit_malloc(huge) == nullptr && errno == ENOMEM;
       break;
@@ -355,7 +493,7 @@ private:
                 payload == &sentinel;
       break;
     }
-    default:
+    case 5:
       if (model_.empty()) {
         refused = kit_realloc(nullptr, huge) == nullptr && errno == ENOMEM;
       } else {
@@ -364,41 +502,529 @@ private:
         model_.verify(index);
       }
       break;
+    case 6: // the new calls: a handle, a block in a private heap, a heap's reservation
+      refused = kit_handle_alloc(huge) == 0;
+      break;
+    case 7:
+      refused = kit_heap_malloc(pick_heap(value).heap, huge) == nullptr;
+      break;
+    default:
+      refused = kit_heap_create(pick_heap(value).heap, huge) == nullptr;
+      break;
     }
     if (!refused)
-      tally.fail("request kind %d of %zu bytes was not refused with ENOMEM", kind % 6, huge);
+      tally.fail("request kind %d of %zu bytes was not refused with ENOMEM", kind % 9, huge);
     tally.require(same_heap(before, heap_stats()), "an impossible request changed the heap");
     check_step();
   }
 
-  void adopt(void* payload, size_t size, size_t alignment) {
-    model_.add(payload, size, kit_malloc_usable_size(payload), alignment);
-    count_in(size);
+  // ── Relocatable handles ────────────────────────────────────────────────────────────────────
+
+  void handle_alloc(size_t size) {
+    if (handles_.size() >= kMaxHandles || handle_bytes_ + size > kHandleBytesCap)
+      return;
+    tally.start_operation("kit_handle_alloc");
+    kit_handle handle = kit_handle_alloc(size);
+    if (handle == 0) {
+      // Room for the block, and for the table to double (a block of the main heap).
+      require_real_out_of_memory(size, 16, false, 1 + (16 * kMaxHandles) / kPageBytes);
+    } else {
+      size_t usable = kit_handle_size(handle);
+      auto* payload = static_cast<unsigned char*>(kit_handle_lock(handle));
+      handles_.add(handle, size, usable, payload);
+      require_no_excess_handle(size, usable);
+      handle_bytes_ += size;
+      require_handle_clear_of_blocks(payload, usable);
+      tally.require(kit_handle_unlock(handle) == KIT_OK, "unlocking a new handle failed");
+    }
+    check_step();
+  }
+
+  void handle_lock(uint16_t selector) {
+    if (handles_.empty())
+      return;
+    size_t index = handles_.pick(selector);
+    LiveHandle& live = handles_.at(index);
+    if (live.locks >= kMaxLocks)
+      return;
+    tally.start_operation("kit_handle_lock");
+    auto* payload = static_cast<unsigned char*>(kit_handle_lock(live.handle));
+    handles_.verify(index, payload, "at a lock");
+    if (live.locks == 0)
+      require_handle_clear_of_blocks(payload, live.usable);
+    live.locks += 1;
+    live.pinned = payload;
+    check_step();
+  }
+
+  void handle_unlock(uint16_t selector) {
+    if (handles_.empty())
+      return;
+    tally.start_operation("kit_handle_unlock");
+    LiveHandle& live = handles_.at(handles_.pick(selector));
+    kit_status status = kit_handle_unlock(live.handle);
+    kit_status expected = live.locks > 0 ? KIT_OK : KIT_E_NOT_LOCKED;
+    if (status != expected)
+      tally.fail("kit_handle_unlock(%#x) with %u locks returned %d, not %d", live.handle,
+                 live.locks, status, expected);
+    if (live.locks > 0 && --live.locks == 0)
+      live.pinned = nullptr;
+    check_step();
+  }
+
+  void handle_free(uint16_t selector) {
+    if (handles_.empty())
+      return;
+    tally.start_operation("kit_handle_free");
+    size_t index = handles_.pick(selector);
+    LiveHandle& live = handles_.at(index);
+    verify_handle(index, "before kit_handle_free");
+    if (live.locks > 0) {
+      kit_stats before = heap_stats();
+      kit_status status = kit_handle_free(live.handle);
+      if (status != KIT_E_LOCKED)
+        tally.fail("kit_handle_free(%#x) of a locked handle returned %d, not KIT_E_LOCKED",
+                   live.handle, status);
+      tally.require(same_heap(before, heap_stats()), "kit_handle_free of a locked handle changed "
+                                                     "the heap");
+      verify_handle(index, "after kit_handle_free refused it");
+    } else {
+      kit_handle handle = live.handle;
+      kit_status status = kit_handle_free(handle);
+      if (status != KIT_OK)
+        tally.fail("kit_handle_free(%#x) returned %d", handle, status);
+      handle_bytes_ -= live.requested;
+      handles_.remove(index);
+      require_refused_handle(handle, "a freed handle");
+      stale_handles_[stale_count_++ % kStaleHandles] = handle;
+    }
+    check_step();
+  }
+
+  void handle_write(InputDecoder& input) {
+    uint16_t selector = input.u16();
+    uint16_t offset = input.u16();
+    uint8_t length = input.byte();
+    uint8_t value = input.byte();
+    if (handles_.empty())
+      return;
+    tally.start_operation("write through a handle");
+    size_t index = handles_.pick(selector);
+    kit::HandleLock lock(handles_.at(index).handle);
+    auto* payload = lock.as<unsigned char>();
+    handles_.verify(index, payload, "before a write");
+    handles_.write(index, payload, offset, size_t(length) * 16 + length, value);
+  }
+
+  void compact() {
+    tally.start_operation("kit_compact");
+    kit_compact_result result;
+    std::memset(&result, 0xA5, sizeof result);
+    kit_stats before = heap_stats();
+    kit_compact(&result);
+    kit_stats after = heap_stats();
+    if (result.locked_blocks > handles_.locked_count())
+      tally.fail("kit_compact: %u blocks stayed locked, %u handles are", result.locked_blocks,
+                 handles_.locked_count());
+    if (result.moved_blocks > handles_.size() ||
+        (result.moved_blocks == 0) != (result.moved_bytes == 0))
+      tally.fail("kit_compact: %llu blocks (%llu bytes) moved, of %zu handles",
+                 static_cast<unsigned long long>(result.moved_blocks),
+                 static_cast<unsigned long long>(result.moved_bytes), handles_.size());
+    if (result.released_bytes % kPageBytes != 0 ||
+        pages_in_use(after) + result.released_bytes / kPageBytes != pages_in_use(before))
+      tally.fail("kit_compact released %llu bytes; pages in use went from %llu to %llu",
+                 static_cast<unsigned long long>(result.released_bytes),
+                 static_cast<unsigned long long>(pages_in_use(before)),
+                 static_cast<unsigned long long>(pages_in_use(after)));
+    tally.require(after.grow_calls == before.grow_calls, "kit_compact grew memory");
+    check_all_handles("after kit_compact");
+    check_step();
+    // The largest free block it reports can be had without growing memory.
+    if (is_large(result.largest_free_bytes) && result.largest_free_bytes <= kLargestLargeRequest) {
+      tally.start_operation("malloc(largest_free_bytes)");
+      void* block = kit_malloc(result.largest_free_bytes);
+      if (block == nullptr || heap_stats().grow_calls != after.grow_calls)
+        tally.fail("kit_compact said a block of %llu bytes fits, malloc %s",
+                   static_cast<unsigned long long>(result.largest_free_bytes),
+                   block == nullptr ? "failed" : "grew memory for it");
+      kit_free(block);
+      check_step();
+    }
+  }
+
+  void forged_handle(InputDecoder& input) {
+    uint8_t kind = input.byte();
+    uint32_t value = input.u16() | uint32_t(input.u16()) << 16;
+    kit_handle forged = value;
+    switch (kind % 5) {
+    case 0:
+      break; // any value
+    case 1:
+      forged = stale_count_ == 0 ? 0 : stale_handles_[value % kStaleHandles];
+      break;
+    case 2: // a live handle's index with another generation
+    case 3: // a live handle's generation with another index
+      if (!handles_.empty()) {
+        kit_handle live = handles_.at(handles_.pick(value)).handle;
+        uint32_t delta = 1 + (value >> 16) % 4095;
+        forged = kind % 5 == 2
+                     ? (live & kHandleIndexMask) | ((live >> kHandleIndexBits) + delta)
+                                                       << kHandleIndexBits
+                     : (live & ~kHandleIndexMask) | ((live + delta * 37) & kHandleIndexMask);
+      }
+      break;
+    default: // 0, and the last index of the table's range
+      forged = value % 2 ? 0 : (value & ~kHandleIndexMask) | kHandleIndexMask;
+      break;
+    }
+    if (handles_.is_live(forged))
+      return;
+    tally.start_operation("a handle that is not live");
+    kit_stats before = heap_stats();
+    require_refused_handle(forged, "a forged or stale handle");
+    tally.require(same_heap(before, heap_stats()), "a bad handle changed the heap");
+    check_step();
+  }
+
+  // free() and realloc of a handle block's address: refused, nothing changes.
+  void free_handle_address(uint16_t selector) {
+    if (handles_.empty())
+      return;
+    tally.start_operation("free(a handle's address)");
+    size_t index = handles_.pick(selector);
+    kit::HandleLock lock(handles_.at(index).handle);
+    handles_.verify(index, lock.as<unsigned char>(), "before free(its address)");
+    kit_stats before = heap_stats();
+    kit_free(lock.get());
+    kit_heap_free(heaps_.front().heap, lock.get());
+    tally.require(same_heap(before, heap_stats()), "free() of a handle's address changed the heap");
+    check_step();
+    handles_.verify(index, lock.as<unsigned char>(), "after free(its address)");
+  }
+
+  void auto_compact(uint8_t value) {
+    tally.start_operation("kit_set_auto_compact");
+    int enabled = value & 1;
+    int previous = kit_set_auto_compact(enabled);
+    if (previous != auto_compact_)
+      tally.fail("kit_set_auto_compact returned %d, the setting was %d", previous, auto_compact_);
+    auto_compact_ = enabled;
+  }
+
+  // Locks and verifies handle `index`, then unlocks it.
+  void verify_handle(size_t index, const char* when) {
+    kit::HandleLock lock(handles_.at(index).handle);
+    handles_.verify(index, lock.as<unsigned char>(), when);
+  }
+
+  // Every handle where its lock finds it, clear of every malloc block and of each other.
+  void check_all_handles(const char* when) {
+    std::map<uintptr_t, uintptr_t> extents;
+    for (size_t index = 0; index < handles_.size(); ++index) {
+      const LiveHandle& live = handles_.at(index);
+      kit::HandleLock lock(live.handle);
+      handles_.verify(index, lock.as<unsigned char>(), when);
+      require_handle_clear_of_blocks(lock.as<unsigned char>(), live.usable);
+      uintptr_t begin = reinterpret_cast<uintptr_t>(lock.get()) - kit::fuzz::kHandleHeaderBytes;
+      uintptr_t end = reinterpret_cast<uintptr_t>(lock.get()) + live.usable;
+      auto after = extents.lower_bound(begin);
+      if ((after != extents.end() && after->first < end) ||
+          (after != extents.begin() && std::prev(after)->second > begin))
+        tally.fail("handle %#x's block [%#zx, %#zx) overlaps another handle's (%s)", live.handle,
+                   size_t(begin), size_t(end), when);
+      extents.emplace(begin, end);
+    }
+  }
+
+  void require_handle_clear_of_blocks(const unsigned char* payload, size_t usable) const {
+    uintptr_t begin = reinterpret_cast<uintptr_t>(payload) - kit::fuzz::kHandleHeaderBytes;
+    uintptr_t end = reinterpret_cast<uintptr_t>(payload) + usable;
+    if (model_.overlaps(begin, end))
+      tally.fail("a handle block [%#zx, %#zx) overlaps a live malloc block", size_t(begin),
+                 size_t(end));
+  }
+
+  static void require_refused_handle(kit_handle handle, const char* what) {
+    void* address = kit_handle_lock(handle);
+    size_t size = kit_handle_size(handle);
+    kit_status freed = kit_handle_free(handle);
+    kit_status unlocked = kit_handle_unlock(handle);
+    if (address != nullptr || size != 0 || freed != KIT_E_BAD_HANDLE ||
+        unlocked != KIT_E_BAD_HANDLE)
+      tally.fail("%s (%#x) was not refused: lock %p, size %zu, free %d, unlock %d", what, handle,
+                 address, size, freed, unlocked);
+  }
+
+  // A handle's block holds its request rounded to 16 bytes with its 8-byte prefix, plus at most
+  // a tail too small to be a free block; a large one, its request rounded up to whole pages.
+  void require_no_excess_handle(size_t size, size_t usable) const {
+    size_t most = size >= kLargeHandleBytes ? size + kPageBytes - 1 : round_up(size + 8, 16) + 8;
+    if (usable > most)
+      tally.fail("a handle of %zu bytes has %zu usable (at most %zu expected)", size, usable, most);
+  }
+
+  // ── Private heaps ──────────────────────────────────────────────────────────────────────────
+
+  void create_root() {
+    tally.start_operation("kit_heap_create(NULL, 0): the root");
+    kit_heap* root = kit_heap_create(nullptr, 0);
+    tally.require(root != nullptr, "the root heap could not be created");
+    heaps_.push_back({root, kRootHeap, kMainHeap});
+  }
+
+  // The main heap (selector 0 of heaps_.size() + 1) or a live private heap.
+  LiveHeap pick_heap(uint32_t selector) const {
+    size_t choice = selector % (heaps_.size() + 1);
+    return choice == 0 ? LiveHeap{nullptr, kMainHeap, kMainHeap} : heaps_[choice - 1];
+  }
+
+  // A heap pointer for calls that must refuse it: a dead heap's (not reused by a live one's
+  // record), or a pointer kit_heap_create never returned. nullptr when there is none.
+  kit_heap* pick_bad_heap(uint8_t kind, uint32_t selector) const {
+    switch (kind % 3) {
+    case 0: {
+      if (dead_heaps_.empty())
+        return nullptr;
+      kit_heap* dead = dead_heaps_[selector % dead_heaps_.size()];
+      for (const LiveHeap& live : heaps_)
+        if (live.heap == dead)
+          return nullptr;
+      return dead;
+    }
+    case 1: // into a live heap's record
+      return reinterpret_cast<kit_heap*>(
+          reinterpret_cast<unsigned char*>(heaps_[selector % heaps_.size()].heap) + 1 +
+          selector % 95);
+    default: // a block's payload
+      return model_.empty() ? nullptr
+                            : reinterpret_cast<kit_heap*>(model_.at(model_.pick(selector)).payload);
+    }
+  }
+
+  void heap_create(InputDecoder& input) {
+    uint8_t parent_selector = input.byte();
+    uint8_t kind = input.byte();
+    size_t initial = kind % 4 == 0 ? size_t(input.u16()) * 4 : kind % 4 == 1 ? input.byte() : 0;
+    if (heaps_.size() >= kMaxHeaps)
+      return;
+    tally.start_operation("kit_heap_create");
+    const LiveHeap parent = heaps_[parent_selector % heaps_.size()];
+    kit_heap* heap = kit_heap_create(parent.heap, initial);
+    if (heap == nullptr) {
+      require_real_out_of_memory(initial + 1024, 16, false, 1);
+    } else {
+      for (const LiveHeap& live : heaps_)
+        if (live.heap == heap)
+          tally.fail("kit_heap_create returned a live heap, %p", static_cast<void*>(heap));
+      heaps_.push_back({heap, next_heap_id_++, parent.id});
+      kit_stats figures = heap_stats(heap);
+      if (figures.memory_bytes < initial || figures.bytes_in_use != 0 ||
+          figures.small.live_blocks != 0 || figures.large_blocks != 0)
+        tally.fail("a new heap reserving %zu bytes has %llu bytes of memory, %llu in use", initial,
+                   static_cast<unsigned long long>(figures.memory_bytes),
+                   static_cast<unsigned long long>(figures.bytes_in_use));
+    }
+    check_step();
+  }
+
+  void heap_malloc(InputDecoder& input) {
+    LiveHeap heap = pick_heap(input.byte());
+    size_t size = decode_size(input);
+    if (!within_small_cap(size, heap.id))
+      return;
+    tally.start_operation("kit_heap_malloc");
+    void* payload = kit_heap_malloc(heap.heap, size);
+    if (payload == nullptr)
+      require_real_out_of_memory(size, kDefaultAlignment, false);
+    else
+      adopt(payload, size, kDefaultAlignment, heap.id);
+    check_step();
+  }
+
+  // kit_heap_free names any heap, live or not: the block goes back to its own.
+  void heap_free(InputDecoder& input) {
+    uint16_t selector = input.u16();
+    uint8_t named = input.byte();
+    if (model_.empty())
+      return;
+    tally.start_operation("kit_heap_free");
+    kit_heap* heap = named % 4 == 3 && !dead_heaps_.empty()
+                         ? dead_heaps_[named % dead_heaps_.size()]
+                         : pick_heap(named).heap;
+    LiveBlock block = forget(model_.pick(selector));
+    kit_heap_free(heap, block.payload);
+    check_step();
+  }
+
+  void heap_realloc(InputDecoder& input) {
+    uint16_t selector = input.u16();
+    uint8_t named = input.byte();
+    size_t size = decode_size(input);
+    LiveHeap heap = pick_heap(named);
+    if (model_.empty() || named % 8 == 7) { // realloc(NULL, n): allocates in the named heap
+      if (!within_small_cap(size, heap.id))
+        return;
+      tally.start_operation("kit_heap_realloc(heap, NULL, n)");
+      void* payload = kit_heap_realloc(heap.heap, nullptr, size);
+      if (payload == nullptr)
+        require_real_out_of_memory(size, kDefaultAlignment, false);
+      else
+        adopt(payload, size, kDefaultAlignment, heap.id);
+      check_step();
+      return;
+    }
+    size_t index = model_.pick(selector);
+    if (size == 0) {
+      tally.start_operation("kit_heap_realloc(heap, p, 0)");
+      LiveBlock block = forget(index);
+      tally.require(kit_heap_realloc(heap.heap, block.payload, 0) == nullptr,
+                    "kit_heap_realloc(heap, p, 0) did not return NULL");
+      check_step();
+      return;
+    }
+    if (!resize_within_small_cap(index, size))
+      return;
+    if (named % 8 == 6) { // a dead heap named: refused, the block untouched
+      kit_heap* bad = pick_bad_heap(0, named);
+      if (bad == nullptr)
+        return;
+      tally.start_operation("kit_heap_realloc(dead heap, p, n)");
+      kit_stats before = heap_stats();
+      tally.require(kit_heap_realloc(bad, model_.at(index).payload, size) == nullptr,
+                    "kit_heap_realloc naming a dead heap did not return NULL");
+      tally.require(same_heap(before, heap_stats()), "kit_heap_realloc naming a dead heap changed "
+                                                     "the heap");
+      model_.verify(index);
+      check_step();
+      return;
+    }
+    tally.start_operation("kit_heap_realloc");
+    errno = 0;
+    void* payload = kit_heap_realloc(heap.heap, model_.at(index).payload, size);
+    settle_resize(index, payload, size);
+    check_step();
+  }
+
+  // The heap and every heap under it, as model ids.
+  std::vector<uint32_t> tree_of(uint32_t id) const {
+    std::vector<uint32_t> tree{id};
+    for (size_t next = 0; next < tree.size(); ++next)
+      for (const LiveHeap& live : heaps_)
+        if (live.parent == tree[next])
+          tree.push_back(live.id);
+    return tree;
+  }
+
+  void heap_drop(InputDecoder& input) {
+    uint8_t selector = input.byte();
+    uint8_t stale_frees = input.byte();
+    if (heaps_.size() < 2)
+      return;
+    tally.start_operation("kit_heap_drop");
+    const LiveHeap dropped = heaps_[1 + selector % (heaps_.size() - 1)]; // never the root
+    std::vector<uint32_t> tree = tree_of(dropped.id);
+    auto in_tree = [&tree](uint32_t owner) {
+      return std::find(tree.begin(), tree.end(), owner) != tree.end();
+    };
+    std::vector<LiveBlock> gone = model_.remove_owned(in_tree);
+    for (const LiveBlock& block : gone)
+      count_out(block);
+    kit_status status = kit_heap_drop(dropped.heap);
+    if (status != KIT_OK)
+      tally.fail("kit_heap_drop of a live heap returned %d", status);
+    for (size_t index = heaps_.size(); index-- > 0;)
+      if (in_tree(heaps_[index].id)) {
+        dead_heaps_.push_back(heaps_[index].heap);
+        heaps_.erase(heaps_.begin() + std::ptrdiff_t(index));
+      }
+    check_step();
+    // Its blocks are gone: freeing them again is refused and changes nothing (nothing was
+    // allocated since, so none of them can be a live block again).
+    if (gone.empty())
+      return;
+    tally.start_operation("free of a dropped heap's block");
+    kit_stats before = heap_stats();
+    for (size_t i = 0; i < stale_frees % 8; ++i)
+      kit_free(gone[(selector + i * 7) % gone.size()].payload);
+    tally.require(same_heap(before, heap_stats()),
+                  "free of a dropped heap's block changed the heap");
+    check_step();
+  }
+
+  void heap_merge(uint8_t selector) {
+    if (heaps_.size() < 2)
+      return;
+    tally.start_operation("kit_heap_merge");
+    size_t index = 1 + selector % (heaps_.size() - 1);
+    const LiveHeap merged = heaps_[index];
+    kit_status status = kit_heap_merge(merged.heap);
+    if (status != KIT_OK)
+      tally.fail("kit_heap_merge of a live heap returned %d", status);
+    model_.change_owner(merged.id, merged.parent);
+    for (LiveHeap& live : heaps_)
+      if (live.parent == merged.id)
+        live.parent = merged.parent;
+    heaps_.erase(heaps_.begin() + std::ptrdiff_t(index));
+    dead_heaps_.push_back(merged.heap);
+    check_step();
+  }
+
+  // Every call on a heap that is not live: NULL or KIT_E_BAD_HEAP, and nothing changes.
+  void bad_heap(InputDecoder& input) {
+    uint8_t kind = input.byte();
+    uint8_t selector = input.byte();
+    if (kind % 4 == 3) { // a copy of a live heap's record, elsewhere
+      tally.start_operation("a copy of a heap's record");
+      void* copy = kit_malloc(96);
+      if (copy == nullptr)
+        return;
+      std::memcpy(copy, heaps_[selector % heaps_.size()].heap, 96);
+      require_refused_heap(static_cast<kit_heap*>(copy));
+      kit_free(copy);
+      check_step();
+      return;
+    }
+    kit_heap* bad = pick_bad_heap(kind, selector);
+    if (bad == nullptr)
+      return;
+    tally.start_operation("a heap that is not live");
+    require_refused_heap(bad);
+    check_step();
+  }
+
+  void require_refused_heap(kit_heap* bad) {
+    kit_stats before = heap_stats();
+    kit_stats out;
+    if (kit_heap_malloc(bad, 16) != nullptr || kit_heap_malloc(bad, 40000) != nullptr ||
+        kit_heap_realloc(bad, nullptr, 16) != nullptr || kit_heap_create(bad, 0) != nullptr ||
+        kit_heap_get_stats(bad, &out) != KIT_E_BAD_HEAP || kit_heap_drop(bad) != KIT_E_BAD_HEAP ||
+        kit_heap_merge(bad) != KIT_E_BAD_HEAP)
+      tally.fail("a heap that is not live (%p) was not refused", static_cast<void*>(bad));
+    tally.require(same_heap(before, heap_stats()), "a call on a bad heap changed the heap");
+  }
+
+  // ── Shared ─────────────────────────────────────────────────────────────────────────────────
+
+  void adopt(void* payload, size_t size, size_t alignment, uint32_t owner = kMainHeap) {
+    count_in(model_.add(payload, size, kit_malloc_usable_size(payload), alignment, owner));
     require_no_excess(payload, size);
   }
 
   // Removes a block from the model (verifying its contents) before the caller frees it.
   LiveBlock forget(size_t index) {
     LiveBlock block = model_.remove(index);
-    count_out(block.requested);
+    count_out(block);
     return block;
   }
 
-  void count_in(size_t size) {
-    if (is_large(size)) {
-      large_blocks_ += 1;
-    } else {
-      small_blocks_ += 1;
-      small_bytes_ += size;
-    }
+  void count_in(const LiveBlock& block) {
+    if (block.owner == kMainHeap && !is_large(block.requested))
+      small_bytes_ += block.requested;
   }
-  void count_out(size_t size) {
-    if (is_large(size)) {
-      large_blocks_ -= 1;
-    } else {
-      small_blocks_ -= 1;
-      small_bytes_ -= size;
-    }
+  void count_out(const LiveBlock& block) {
+    if (block.owner == kMainHeap && !is_large(block.requested))
+      small_bytes_ -= block.requested;
   }
 
   // A small block holds its request rounded to 16 bytes with its header, plus at most a tail
@@ -410,9 +1036,11 @@ private:
       tally.fail("a block of %zu bytes has %zu usable (at most %zu expected)", size, usable, most);
   }
 
-  // Out of memory is only right when growing memory by what the request could need would
-  // pass the maximum (only kitalloc grows memory here, so it owns all of it).
-  void require_real_out_of_memory(size_t size, size_t alignment, bool sets_errno) {
+  // Out of memory is only right when growing memory by what the request could need (plus
+  // `extra_pages` for what the call allocates besides) would pass the maximum (only kitalloc
+  // grows memory here, so it owns all of it).
+  void require_real_out_of_memory(size_t size, size_t alignment, bool sets_errno,
+                                  size_t extra_pages = 0) {
     out_of_memory_results += 1;
     if (sets_errno && errno != ENOMEM)
       tally.fail("a failed request of %zu bytes left errno %d, not ENOMEM", size, errno);
@@ -420,7 +1048,7 @@ private:
     if (!is_large(size) && stats.small.regions > kit::kMaxRegionTag)
       return; // every region tag is taken: small requests may fail with memory to spare
     size_t owned_pages = kInitialPages + stats.grown_pages;
-    size_t needed_pages = worst_case_pages(size, alignment);
+    size_t needed_pages = worst_case_pages(size, alignment) + extra_pages;
     if ((owned_pages + needed_pages) * kPageBytes <= kHeapLimitBytes)
       tally.fail("%zu bytes aligned to %zu ran out of memory with %zu pages of %zu owned, needing "
                  "at most %zu more",
@@ -428,16 +1056,45 @@ private:
   }
 
   void free_everything() {
-    while (!model_.empty()) {
-      tally.start_operation("free at the end of the input");
-      kit_free(forget(model_.size() - 1).payload);
+    while (!handles_.empty()) {
+      tally.start_operation("kit_handle_free at the end of the input");
+      size_t last = handles_.size() - 1;
+      verify_handle(last, "at the end of the input");
+      LiveHandle& live = handles_.at(last);
+      for (; live.locks > 0; --live.locks)
+        tally.require(kit_handle_unlock(live.handle) == KIT_OK, "unlock at the end failed");
+      kit_status status = kit_handle_free(live.handle);
+      if (status != KIT_OK)
+        tally.fail("kit_handle_free(%#x) at the end returned %d", live.handle, status);
+      handle_bytes_ -= live.requested;
+      handles_.remove(last);
     }
+    for (size_t index = model_.size(); index-- > 0;) {
+      if (model_.at(index).owner != kMainHeap)
+        continue;
+      tally.start_operation("free at the end of the input");
+      kit_free(forget(index).payload);
+    }
+    tally.start_operation("kit_heap_drop(root) at the end of the input");
+    for (const LiveBlock& block : model_.remove_owned([](uint32_t) { return true; }))
+      count_out(block);
+    tally.require(kit_heap_drop(heaps_.front().heap) == KIT_OK, "dropping the root failed");
+    heaps_.clear();
+    kit_compact(nullptr);
+    kit_set_auto_compact(1);
     check_step();
     kit_stats stats = heap_stats();
-    tally.require(stats.small.allocated_words == 0,
-                  "with every block freed, the small regions are not empty again");
+    kit_stats main = heap_stats(nullptr);
+    // Nothing but the main heap's own blocks is left, and of those only the handle table.
+    tally.require(stats.small.live_blocks == main.small.live_blocks &&
+                      stats.large_blocks == main.large_blocks &&
+                      main.small.live_blocks + main.large_blocks <= 1,
+                  "with every block freed, blocks other than the handle table are left");
+    if (stats.small.live_blocks == 0)
+      tally.require(stats.small.allocated_words == 0,
+                    "with every block freed, the small regions are not empty again");
     // Once no large block is left, every live run of pages holds a small region.
-    tally.require(stats.pages.live_blocks <= stats.small.regions,
+    tally.require(stats.pages.live_blocks <= stats.small.regions + stats.large_blocks,
                   "with every block freed, page runs are still in use");
     // Usable again, whatever the input did (out of memory included).
     void* probe = kit_malloc(100);
@@ -445,20 +1102,75 @@ private:
     kit_free(probe);
   }
 
-  // kit_check() and the heap's block counts against the model.
+  // kit_check(), and the block counts of every heap against the model: each private heap's
+  // blocks and bytes exactly; the main heap's, plus a record per private heap and (once a
+  // handle was made) the handle table; the whole heap's, plus a block per live handle.
   void check_step() {
     if (const char* breach = kit_check())
       tally.fail("kit_check(): %s", breach);
+    struct Counts {
+      uint64_t small = 0;
+      uint64_t large = 0;
+      uint64_t bytes = 0;
+    };
+    std::map<uint32_t, Counts> counts;
+    for (size_t index = 0; index < model_.size(); ++index) {
+      const LiveBlock& block = model_.at(index);
+      Counts& owner = counts[block.owner];
+      (is_large(block.requested) ? owner.large : owner.small) += 1;
+      owner.bytes += block.usable;
+    }
+    uint64_t heap_blocks = 0;
+    for (const LiveHeap& live : heaps_) {
+      kit_stats figures = heap_stats(live.heap);
+      const Counts& expected = counts[live.id];
+      if (figures.small.live_blocks != expected.small || figures.large_blocks != expected.large ||
+          figures.bytes_in_use != expected.bytes)
+        tally.fail("heap #%u counts %u small and %u large blocks, %llu bytes; the model %llu, %llu "
+                   "and %llu",
+                   live.id, figures.small.live_blocks, figures.large_blocks,
+                   static_cast<unsigned long long>(figures.bytes_in_use),
+                   static_cast<unsigned long long>(expected.small),
+                   static_cast<unsigned long long>(expected.large),
+                   static_cast<unsigned long long>(expected.bytes));
+      heap_blocks += figures.small.live_blocks + figures.large_blocks;
+    }
+    kit_stats main = heap_stats(nullptr);
+    const Counts& in_main = counts[kMainHeap];
+    int64_t extra_small = int64_t(main.small.live_blocks) - int64_t(in_main.small + heaps_.size());
+    int64_t extra_large = int64_t(main.large_blocks) - int64_t(in_main.large);
+    if (extra_small < 0 || extra_large < 0 || extra_small + extra_large > 1)
+      tally.fail("the main heap counts %u small and %u large blocks; the model %llu (and %zu heap "
+                 "records) and %llu, plus the handle table",
+                 main.small.live_blocks, main.large_blocks,
+                 static_cast<unsigned long long>(in_main.small), heaps_.size(),
+                 static_cast<unsigned long long>(in_main.large));
     kit_stats stats = heap_stats();
-    if (stats.small.live_blocks != small_blocks_ || stats.large_blocks != large_blocks_)
-      tally.fail("the heap counts %u small and %u large blocks, the model %zu and %zu",
-                 stats.small.live_blocks, stats.large_blocks, small_blocks_, large_blocks_);
+    uint64_t all = uint64_t(stats.small.live_blocks) + stats.large_blocks;
+    uint64_t expected_all =
+        heap_blocks + main.small.live_blocks + main.large_blocks + handles_.size();
+    if (all != expected_all)
+      tally.fail("the heap counts %llu blocks; its heaps %llu and the handles %zu",
+                 static_cast<unsigned long long>(all),
+                 static_cast<unsigned long long>(expected_all - handles_.size()), handles_.size());
   }
 
+  static uint64_t pages_in_use(const kit_stats& stats) {
+    return uint64_t(stats.pages.allocated_words) - stats.pages.fragment_words;
+  }
+
+  static constexpr size_t kStaleHandles = 32;
+
   ShadowModel model_{tally};
-  size_t small_blocks_ = 0;
-  size_t large_blocks_ = 0;
-  size_t small_bytes_ = 0; // requested bytes of the live small blocks
+  HandleShadow handles_{tally};
+  size_t small_bytes_ = 0;      // requested bytes of the main heap's live small blocks
+  size_t handle_bytes_ = 0;     // requested bytes of the live handles
+  std::vector<LiveHeap> heaps_; // the root first
+  std::vector<kit_heap*> dead_heaps_;
+  uint32_t next_heap_id_ = kRootHeap + 1;
+  kit_handle stale_handles_[kStaleHandles] = {};
+  size_t stale_count_ = 0;
+  int auto_compact_ = 1;
 };
 
 } // namespace

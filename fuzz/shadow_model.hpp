@@ -6,15 +6,22 @@
 //   - a block's contents survive until it is freed, and across a resize or move up to the
 //     smaller of its old usable size and its new request.
 // Every usable byte (not just those requested) carries the pattern: the caller may use them,
-// so allocator metadata in that range is caught too.
+// so allocator metadata in that range is caught too. Each block also names its owner (a private
+// heap of the C ABI's, 0 for the main heap): blocks of a dropped heap leave the model at once,
+// those of a merged heap change owner.
+// HandleShadow does the same for relocatable handles (kit_handle_*): a byte-for-byte copy of
+// each handle's block, checked wherever compaction moved it, and the address it is pinned at
+// while locked.
 #pragma once
 
 #include "fuzz_input.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <map>
+#include <utility>
 #include <vector>
 
 // The pattern loops run over megabytes per operation. Neither sanitizer nor coverage
@@ -34,6 +41,7 @@ struct LiveBlock {
   size_t requested; // bytes asked for
   size_t usable;    // bytes the allocator says the block holds: all of them carry the pattern
   uint64_t id;      // picks the pattern; kept when the block is resized or moved
+  uint32_t owner;   // the heap it belongs to: 0 the main heap (or the only one)
 };
 
 // Word k of block `id`'s pattern: a per-block seed (splitmix64's finalizer, so that
@@ -116,8 +124,9 @@ public:
   size_t pick(uint32_t selector) const { return selector % blocks_.size(); }
 
   // A block the allocator just handed out: checks it and fills it with a new pattern.
-  const LiveBlock& add(void* payload, size_t requested, size_t usable, size_t alignment) {
-    LiveBlock block{static_cast<unsigned char*>(payload), requested, usable, next_id_++};
+  const LiveBlock& add(void* payload, size_t requested, size_t usable, size_t alignment,
+                       uint32_t owner = 0) {
+    LiveBlock block{static_cast<unsigned char*>(payload), requested, usable, next_id_++, owner};
     check_new(block, alignment);
     claim_extent(block);
     fill_pattern(block.payload, block.id, 0, block.usable);
@@ -159,6 +168,31 @@ public:
   void clear() {
     blocks_.clear();
     extents_.clear();
+  }
+
+  // Verifies and forgets every block whose owner `gone(owner)` names (a dropped heap and the
+  // heaps under it); returns them, in no particular order.
+  template <typename Gone> std::vector<LiveBlock> remove_owned(Gone gone) {
+    std::vector<LiveBlock> removed;
+    for (size_t index = blocks_.size(); index-- > 0;)
+      if (gone(blocks_[index].owner))
+        removed.push_back(remove(index));
+    return removed;
+  }
+
+  // Blocks of heap `from` now belong to heap `to` (a merge).
+  void change_owner(uint32_t from, uint32_t to) {
+    for (LiveBlock& block : blocks_)
+      if (block.owner == from)
+        block.owner = to;
+  }
+
+  // Whether [begin, end) overlaps a live block's extent (header included).
+  bool overlaps(uintptr_t begin, uintptr_t end) const {
+    auto after = extents_.lower_bound(begin);
+    if (after != extents_.end() && after->first < end)
+      return true;
+    return after != extents_.begin() && std::prev(after)->second > begin;
   }
 
 private:
@@ -205,6 +239,120 @@ private:
   std::vector<LiveBlock> blocks_;
   std::map<uintptr_t, uintptr_t> extents_; // live blocks as [header, end of usable bytes)
   uint64_t next_id_ = 1;
+};
+
+// Relocatable handles: what each live handle's block must hold (a copy, byte for byte) and
+// where it is pinned while locked. A handle block may move whenever no lock is held, so its
+// contents are compared wherever kit_handle_lock finds it.
+struct LiveHandle {
+  uint32_t handle;
+  size_t requested;
+  size_t usable;
+  uint32_t locks;
+  unsigned char* pinned; // the address while locks > 0
+  std::vector<unsigned char> copy;
+};
+
+// Handle blocks carry a header and the handle's index before the payload (8 bytes).
+inline constexpr size_t kHandleHeaderBytes = 8;
+inline constexpr size_t kHandleAlignment = 16;
+
+class HandleShadow {
+public:
+  explicit HandleShadow(OperationTally& tally) : tally_(tally) {}
+
+  size_t size() const { return handles_.size(); }
+  bool empty() const { return handles_.empty(); }
+  LiveHandle& at(size_t index) { return handles_[index]; }
+  const LiveHandle& at(size_t index) const { return handles_[index]; }
+  size_t pick(uint32_t selector) const { return selector % handles_.size(); }
+  bool is_live(uint32_t handle) const {
+    for (const LiveHandle& live : handles_)
+      if (live.handle == handle)
+        return true;
+    return false;
+  }
+  uint32_t locked_count() const {
+    uint32_t count = 0;
+    for (const LiveHandle& live : handles_)
+      count += live.locks > 0;
+    return count;
+  }
+
+  // A handle just handed out, its block at payload (locked by the caller): checks it and
+  // fills the block and its copy with a new pattern.
+  void add(uint32_t handle, size_t requested, size_t usable, unsigned char* payload) {
+    if (handle == 0)
+      tally_.fail("kit_handle_alloc returned 0 as a handle");
+    if (is_live(handle))
+      tally_.fail("kit_handle_alloc returned handle %#x, which is live", handle);
+    check_address(handle, payload);
+    if (usable < requested)
+      tally_.fail("handle %#x holds %zu bytes, %zu were asked for", handle, usable, requested);
+    LiveHandle live{handle, requested, usable, 0, nullptr, std::vector<unsigned char>(usable)};
+    fill_pattern(live.copy.data(), next_id_++, 0, usable);
+    std::memcpy(payload, live.copy.data(), usable);
+    handles_.push_back(std::move(live));
+  }
+
+  // The block of handle `index`, as a lock just returned it: aligned, where it is pinned if it
+  // was locked, and holding its copy.
+  void verify(size_t index, const unsigned char* payload, const char* when) const {
+    const LiveHandle& live = handles_[index];
+    check_address(live.handle, payload);
+    if (live.locks > 0 && payload != live.pinned)
+      tally_.fail("handle %#x moved from %p to %p while locked (%s)", live.handle,
+                  static_cast<void*>(live.pinned), static_cast<const void*>(payload), when);
+    size_t mismatch = first_difference(payload, live.copy.data(), live.usable);
+    if (mismatch != live.usable)
+      tally_.fail("contents of handle %#x (%zu bytes asked, %zu usable, at %p) changed %s at byte "
+                  "%zu",
+                  live.handle, live.requested, live.usable, static_cast<const void*>(payload), when,
+                  mismatch);
+  }
+
+  // Writes `length` bytes of `value` at `offset` into the block (locked by the caller) and the
+  // copy; both are clipped to the block.
+  void write(size_t index, unsigned char* payload, size_t offset, size_t length,
+             unsigned char value) {
+    LiveHandle& live = handles_[index];
+    if (live.usable == 0)
+      return;
+    offset %= live.usable;
+    if (length > live.usable - offset)
+      length = live.usable - offset;
+    std::memset(payload + offset, value, length);
+    std::memset(live.copy.data() + offset, value, length);
+  }
+
+  // Forgets handle `index` (the caller freed it).
+  LiveHandle remove(size_t index) {
+    LiveHandle live = std::move(handles_[index]);
+    handles_[index] = std::move(handles_.back());
+    handles_.pop_back();
+    return live;
+  }
+
+private:
+  void check_address(uint32_t handle, const unsigned char* payload) const {
+    if (payload == nullptr)
+      tally_.fail("kit_handle_lock(%#x) of a live handle returned NULL", handle);
+    if (reinterpret_cast<uintptr_t>(payload) % kHandleAlignment != 0)
+      tally_.fail("handle %#x's block %p is not 16-byte aligned", handle,
+                  static_cast<const void*>(payload));
+  }
+
+  KIT_FUZZ_UNINSTRUMENTED static size_t first_difference(const unsigned char* a,
+                                                         const unsigned char* b, size_t to) {
+    for (size_t i = 0; i < to; ++i)
+      if (a[i] != b[i])
+        return i;
+    return to;
+  }
+
+  OperationTally& tally_;
+  std::vector<LiveHandle> handles_;
+  uint64_t next_id_ = uint64_t(1) << 40; // patterns unlike any malloc block's
 };
 
 } // namespace kit::fuzz
