@@ -178,7 +178,7 @@ uint32_t Allocator::region_run_pages(const Space& space, size_t bytes) {
 }
 
 uint32_t Allocator::state_offset_of(const Space& space) {
-  return space.handle_blocks ? kHandleRegionOffset : 2 * kWordBytes;
+  return space.handle_blocks ? kHandleRegionOffset : kRegionStateOffset;
 }
 
 // A new region in a new run, with room for `bytes`.
@@ -676,7 +676,6 @@ bool Allocator::move_run(void* context, void* from, void* to) {
   Allocator& self = *move->allocator;
   uintptr_t start = uintptr_t(from) - kWordBytes;
   uintptr_t distance = uintptr_t(from) - uintptr_t(to);
-  uint64_t bytes = uint64_t(SimpleAllocator::block_units(from)) << kPageShift;
   void* table = *move->table;
   if (table != nullptr && SimpleAllocator::tag_of(table) == kLargeTag &&
       large_run_of(table) == reinterpret_cast<LargeRun*>(start)) {
@@ -684,7 +683,7 @@ bool Allocator::move_run(void* context, void* from, void* to) {
     *move->table = static_cast<unsigned char*>(*move->table) - distance;
     return true;
   }
-  uint32_t tag = self.region_index_in(start, bytes);
+  uint32_t tag = self.region_of_run(start);
   if (tag == kLargeTag || self.regions_[tag].owner != &self.handles_)
     return false;
   SimpleAllocator* region = self.regions_[tag].region;
@@ -902,7 +901,7 @@ const char* Allocator::check() const {
           auto* tally = static_cast<Tally*>(context);
           if (free)
             return;
-          if (tally->allocator->region_index_in(start, bytes) != kLargeTag) {
+          if (tally->allocator->region_of_run(start) != kLargeTag) {
             tally->regions += 1;
             return;
           }
@@ -943,12 +942,16 @@ void emit_block(void* target, uintptr_t start, uint64_t bytes, bool free) {
 
 } // namespace
 
-// The region whose state lies in [start, start + bytes): regions are few, and this only runs
-// for the heap viewer, so a scan will do.
-uint32_t Allocator::region_index_in(uintptr_t start, uint64_t bytes) const {
-  for (uint32_t index = 0; index < tag_limit_; ++index)
-    if (regions_[index].region != nullptr && uintptr_t(regions_[index].region) - start < bytes)
-      return index;
+// The region whose state starts a used page run, or kLargeTag: a region's state is 8 bytes
+// into its run (16 for a handle region), and its slot names it. O(1).
+uint32_t Allocator::region_of_run(uintptr_t start) const {
+  constexpr uintptr_t kStateOffsets[] = {kRegionStateOffset, kHandleRegionOffset};
+  for (uintptr_t offset : kStateOffsets) {
+    auto* candidate = reinterpret_cast<const SimpleAllocator*>(start + offset);
+    uint32_t tag = candidate->tag();
+    if (tag < tag_limit_ && regions_[tag].region == candidate)
+      return tag;
+  }
   return kLargeTag;
 }
 
@@ -971,7 +974,7 @@ void Allocator::walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_
   span->walk(
       [](void* context, uintptr_t start, uint64_t bytes, bool free) {
         auto* run = static_cast<RunWalk*>(context);
-        uint32_t region = free ? kLargeTag : run->allocator->region_index_in(start, bytes);
+        uint32_t region = free ? kLargeTag : run->allocator->region_of_run(start);
         if (region != kLargeTag)
           run->allocator->walk_region(region, run->target.visit, run->target.context);
         else

@@ -53,7 +53,8 @@ inline constexpr uint32_t kPageBytes = 1u << kPageShift;
 inline constexpr uint32_t kMaxSpans = 8;
 inline constexpr uint32_t kMaxGrowStepPages = 256; // 16 MiB
 inline constexpr uint32_t kLargeHeaderBytes = 64;
-inline constexpr uint32_t kHandleRegionOffset = 16; // the state's offset in a handle region's run
+inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset in its run
+inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
 
 // A pointer stored in 8 bytes on every target, so structures in the heap have one layout.
 template <typename T> union Wide {
@@ -200,7 +201,7 @@ private:
   bool in_heap(const void* ptr) const;
   template <typename Visit> void for_each_space(Visit visit) const;
   const char* check_space(const Space& space) const;
-  uint32_t region_index_in(uintptr_t start, uint64_t bytes) const;
+  uint32_t region_of_run(uintptr_t start) const;
   void walk_region(uint32_t index, kit_walk_visitor visit, void* context) const;
   void walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_visitor visit,
                  void* context) const;
