@@ -4,6 +4,8 @@
 #include "kitalloc.h"
 #include "kitalloc/handle.hpp"
 
+#include "heap_figures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -25,49 +27,6 @@ constexpr uint32_t kIndexBits = 20;
 constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
 constexpr size_t kLargeHandleBytes = 32764; // from here on a handle's block is a page run
 constexpr size_t kOnePage = 32 * 1024; // the smallest large block: one page, whatever its header
-
-uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
-
-std::string check() {
-  const char* breach = kit_check();
-  return breach ? breach : "ok";
-}
-
-kit_stats global() {
-  kit_stats figures;
-  kit_get_stats(&figures);
-  return figures;
-}
-
-uint64_t pages_in_use(const kit_stats& figures) {
-  return uint64_t(figures.pages.allocated_words) - figures.pages.fragment_words;
-}
-
-bool same_shape(const kit_stats& a, const kit_stats& b) {
-  return std::memcmp(&a.small, &b.small, sizeof a.small) == 0 &&
-         std::memcmp(&a.pages, &b.pages, sizeof a.pages) == 0 && a.large_blocks == b.large_blocks &&
-         a.large_pages == b.large_pages && a.grow_calls == b.grow_calls &&
-         a.grown_pages == b.grown_pages && a.memory_bytes == b.memory_bytes &&
-         a.bytes_in_use == b.bytes_in_use;
-}
-
-unsigned char pattern_byte(uint32_t seed, size_t index) {
-  return static_cast<unsigned char>(seed * 167 + index * 13 + (index >> 8));
-}
-
-void fill(void* block, size_t size, uint32_t seed) {
-  auto* bytes = static_cast<unsigned char*>(block);
-  for (size_t i = 0; i < size; ++i)
-    bytes[i] = pattern_byte(seed, i);
-}
-
-bool intact(const void* block, size_t size, uint32_t seed) {
-  auto* bytes = static_cast<const unsigned char*>(block);
-  for (size_t i = 0; i < size; ++i)
-    if (bytes[i] != pattern_byte(seed, i))
-      return false;
-  return true;
-}
 
 struct Tracked {
   kit_handle handle;

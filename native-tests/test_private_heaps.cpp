@@ -3,6 +3,8 @@
 // figure is checked as a difference from before the test, never as an absolute.
 #include "kitalloc.h"
 
+#include "heap_figures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -17,19 +19,6 @@
 
 namespace {
 
-uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
-
-std::string check() {
-  const char* breach = kit_check();
-  return breach ? breach : "ok";
-}
-
-kit_stats global() {
-  kit_stats figures;
-  kit_get_stats(&figures);
-  return figures;
-}
-
 kit_stats of(kit_heap* heap) {
   kit_stats figures;
   std::memset(&figures, 0, sizeof figures);
@@ -38,38 +27,6 @@ kit_stats of(kit_heap* heap) {
 }
 
 bool is_large(size_t size) { return size >= 32 * 1024; }
-
-// Pages of the page store in use: runs holding regions and large blocks.
-uint64_t pages_in_use(const kit_stats& figures) {
-  return uint64_t(figures.pages.allocated_words) - figures.pages.fragment_words;
-}
-
-// The heap's shape, without the call counters (a refused call may count as failed).
-bool same_shape(const kit_stats& a, const kit_stats& b) {
-  return std::memcmp(&a.small, &b.small, sizeof a.small) == 0 &&
-         std::memcmp(&a.pages, &b.pages, sizeof a.pages) == 0 && a.large_blocks == b.large_blocks &&
-         a.large_pages == b.large_pages && a.grow_calls == b.grow_calls &&
-         a.grown_pages == b.grown_pages && a.memory_bytes == b.memory_bytes &&
-         a.bytes_in_use == b.bytes_in_use;
-}
-
-unsigned char pattern_byte(uint32_t seed, size_t index) {
-  return static_cast<unsigned char>(seed * 131 + index * 7 + (index >> 9));
-}
-
-void fill(void* block, size_t size, uint32_t seed) {
-  auto* bytes = static_cast<unsigned char*>(block);
-  for (size_t i = 0; i < size; ++i)
-    bytes[i] = pattern_byte(seed, i);
-}
-
-bool intact(const void* block, size_t size, uint32_t seed) {
-  auto* bytes = static_cast<const unsigned char*>(block);
-  for (size_t i = 0; i < size; ++i)
-    if (bytes[i] != pattern_byte(seed, i))
-      return false;
-  return true;
-}
 
 struct Block {
   void* ptr;

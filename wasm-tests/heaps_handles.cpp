@@ -31,28 +31,9 @@
 #define KIT_HEAPS_HANDLES_EXPORT extern "C"
 #endif
 
+#include "expect.hpp"
+
 namespace {
-
-int first_failure = 0;
-int failure_count = 0;
-
-void fail(int line, const char* condition) {
-  if (first_failure == 0)
-    first_failure = line;
-  failure_count += 1;
-#if !defined(KIT_FREESTANDING)
-  if (failure_count <= 30)
-    printf("FAILED line %d: %s\n", line, condition);
-#else
-  (void)condition;
-#endif
-}
-
-#define EXPECT(condition)                                                                          \
-  do {                                                                                             \
-    if (!(condition))                                                                              \
-      fail(__LINE__, #condition);                                                                  \
-  } while (0)
 
 constexpr size_t kLargeBytes = 32 * 1024;
 constexpr size_t kPageBytes = 65536;

@@ -28,28 +28,9 @@
 #define KIT_RELIABILITY_EXPORT extern "C"
 #endif
 
+#include "expect.hpp"
+
 namespace {
-
-int first_failure = 0;
-int failure_count = 0;
-
-void fail(int line, const char* condition) {
-  if (first_failure == 0)
-    first_failure = line;
-  failure_count += 1;
-#if !defined(KIT_FREESTANDING)
-  if (failure_count <= 20)
-    printf("FAILED line %d: %s\n", line, condition);
-#else
-  (void)condition;
-#endif
-}
-
-#define EXPECT(condition)                                                                          \
-  do {                                                                                             \
-    if (!(condition))                                                                              \
-      fail(__LINE__, #condition);                                                                  \
-  } while (0)
 
 #if KIT_HAS_ERRNO
 #define EXPECT_ERRNO(value) EXPECT(errno == (value))
