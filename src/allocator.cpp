@@ -295,12 +295,12 @@ void* Allocator::alloc_large(Space& space, size_t bytes, uint32_t align_bits, bo
     return nullptr;
   auto* large = reinterpret_cast<LargeRun*>(uintptr_t(run) - kWordBytes);
   *fresh = uintptr_t(large) >= clean_before;
-  large->owner.pointer = &space;
+  large->owner.value = &space;
   large->payload_offset = uint32_t(offset);
   large->prev.width = 0;
-  large->next.pointer = space.large;
+  large->next.value = space.large;
   if (space.large != nullptr)
-    space.large->prev.pointer = large;
+    space.large->prev.value = large;
   space.large = large;
   auto* payload = reinterpret_cast<Word*>(uintptr_t(large) + offset);
   payload[-1] = kLargeTag << kTagShift;
@@ -315,15 +315,15 @@ void* Allocator::alloc_large(Space& space, size_t bytes, uint32_t align_bits, bo
 // cleared: a stale pointer to it no longer reads as a large block (the run's header may live
 // on inside a merged free run, where the page store could not tell).
 void Allocator::free_large(LargeRun* run) {
-  Space& space = *run->owner.pointer;
+  Space& space = *run->owner.value;
   reinterpret_cast<Word*>(uintptr_t(run) + run->payload_offset)[-1] = 0;
   uint32_t pages = SimpleAllocator::block_units(&run->payload_offset);
-  if (run->prev.pointer != nullptr)
-    run->prev.pointer->next.pointer = run->next.pointer;
+  if (run->prev.value != nullptr)
+    run->prev.value->next.value = run->next.value;
   else
-    space.large = run->next.pointer;
-  if (run->next.pointer != nullptr)
-    run->next.pointer->prev.pointer = run->prev.pointer;
+    space.large = run->next.value;
+  if (run->next.value != nullptr)
+    run->next.value->prev.value = run->prev.value;
   pages_->dealloc(&run->payload_offset);
   space.large_blocks -= 1;
   space.large_pages -= pages;
@@ -336,9 +336,9 @@ bool Allocator::free(void* ptr) {
   size_t bytes = usable_size(ptr);
   if (tag == kLargeTag) {
     LargeRun* run = large_run_of(ptr);
-    if (!pages_->holds_used_block(run_of(ptr)) || run->owner.pointer->handle_blocks)
+    if (!pages_->holds_used_block(run_of(ptr)) || run->owner.value->handle_blocks)
       return false;
-    Space& space = *run->owner.pointer;
+    Space& space = *run->owner.value;
     free_large(run);
     count_in_use(space, 0, bytes);
     return true;
@@ -354,7 +354,7 @@ bool Allocator::free(void* ptr) {
 
 Space& Allocator::space_of(const void* ptr) const {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
-  return tag == kLargeTag ? *large_run_of(ptr)->owner.pointer : *regions_[tag].owner;
+  return tag == kLargeTag ? *large_run_of(ptr)->owner.value : *regions_[tag].owner;
 }
 
 bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
@@ -369,7 +369,7 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
               resize_run(run_of(ptr), uint32_t(pages_for(bytes + offset)));
     if (resized) {
       uint32_t new_pages = SimpleAllocator::block_units(run_of(ptr));
-      Space& space = *large_run_of(ptr)->owner.pointer;
+      Space& space = *large_run_of(ptr)->owner.value;
       space.large_pages = space.large_pages - old_pages + new_pages;
       large_pages_ = large_pages_ - old_pages + new_pages;
     }
@@ -531,13 +531,13 @@ void Allocator::merge(Space& space) {
   }
   if (space.large != nullptr) {
     LargeRun* last = space.large;
-    for (LargeRun* run = space.large; run != nullptr; run = run->next.pointer) {
-      run->owner.pointer = &parent;
+    for (LargeRun* run = space.large; run != nullptr; run = run->next.value) {
+      run->owner.value = &parent;
       last = run;
     }
-    last->next.pointer = parent.large;
+    last->next.value = parent.large;
     if (parent.large != nullptr)
-      parent.large->prev.pointer = last;
+      parent.large->prev.value = last;
     parent.large = space.large;
   }
   while (space.first_child != nullptr) {
@@ -718,12 +718,12 @@ bool Allocator::move_run(void* context, void* from, void* to) {
 // The large run is about to be copied to moved_to: its neighbours in its space's list (or the
 // space itself) point there.
 void Allocator::relink_large(LargeRun* run, LargeRun* moved_to) {
-  if (run->prev.pointer != nullptr)
-    run->prev.pointer->next.pointer = moved_to;
+  if (run->prev.value != nullptr)
+    run->prev.value->next.value = moved_to;
   else
-    run->owner.pointer->large = moved_to;
-  if (run->next.pointer != nullptr)
-    run->next.pointer->prev.pointer = moved_to;
+    run->owner.value->large = moved_to;
+  if (run->next.value != nullptr)
+    run->next.value->prev.value = moved_to;
 }
 
 // The region is about to be copied to moved_to: its slot and the link to it in the chain (or
@@ -862,8 +862,8 @@ const char* Allocator::check_space(const Space& space) const {
     return "a space's regions are not the ones it counts";
   uint32_t blocks = 0, pages = 0;
   const LargeRun* before = nullptr;
-  for (const LargeRun* run = space.large; run != nullptr; run = run->next.pointer) {
-    if (run->owner.pointer != &space || run->prev.pointer != before)
+  for (const LargeRun* run = space.large; run != nullptr; run = run->next.value) {
+    if (run->owner.value != &space || run->prev.value != before)
       return "a large run's owner or back link is wrong";
     blocks += 1;
     pages += SimpleAllocator::block_units(&run->payload_offset);

@@ -56,20 +56,14 @@ inline constexpr uint32_t kLargeHeaderBytes = 64;
 inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset in its run
 inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
 
-// A pointer stored in 8 bytes on every target, so structures in the heap have one layout.
-template <typename T> union Wide {
-  T* pointer;
-  uint64_t width;
-};
-
 struct Space;
 
 // The first bytes of a large block's run (see the diagram above).
 struct LargeRun {
   Word page_header; // the page store's
   Word payload_offset;
-  Wide<Space> owner;
-  Wide<LargeRun> next, prev;
+  Wide<Space*> owner;
+  Wide<LargeRun*> next, prev;
 };
 
 // A set of blocks with regions of its own (see "Spaces" above).

@@ -46,7 +46,7 @@ SimpleAllocator* SimpleAllocator::create(void* begin, void* end, uint32_t tag) {
   if (bytes > kMaxRegionBytes || bytes < sizeof(SimpleAllocator) + kMinBlockBytes)
     return nullptr;
   auto* region = new (reinterpret_cast<void*>(first)) SimpleAllocator;
-  region->base_.address = first;
+  region->base_.value = first;
   region->heap_start_ = sizeof(SimpleAllocator) / kWordBytes;
   region->unused_start_ = region->heap_start_;
   region->end_ = uint32_t(bytes / kWordBytes);
@@ -60,7 +60,7 @@ SimpleAllocator* SimpleAllocator::create_page_store(void* state, uintptr_t base,
   if (first_page == 0 || end_page < first_page || end_page > 1u << kSizeBits)
     return nullptr;
   auto* store = new (state) SimpleAllocator;
-  store->base_.address = base;
+  store->base_.value = base;
   store->unit_shift_ = kPageShift;
   store->heap_start_ = first_page;
   store->unused_start_ = first_page;
@@ -77,7 +77,7 @@ Word& SimpleAllocator::footer_of(uint32_t block, uint32_t units) const {
 }
 
 uint32_t SimpleAllocator::block_of(const void* ptr) const {
-  return uint32_t((uintptr_t(ptr) - kWordBytes - base_.address) >> unit_shift_);
+  return uint32_t((uintptr_t(ptr) - kWordBytes - base_.value) >> unit_shift_);
 }
 
 void* SimpleAllocator::payload_of(uint32_t block) const { return &word_at(block, 1); }
@@ -86,7 +86,7 @@ void* SimpleAllocator::payload_of(uint32_t block) const { return &word_at(block,
 uint32_t SimpleAllocator::min_units() const { return ((kMinBlockBytes - 1) >> unit_shift_) + 1; }
 
 bool SimpleAllocator::contains(const void* ptr) const {
-  uintptr_t offset = uintptr_t(ptr) - base_.address; // wraps for ptr below the region
+  uintptr_t offset = uintptr_t(ptr) - base_.value; // wraps for ptr below the region
   return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
 }
 
@@ -225,7 +225,7 @@ SimpleAllocator* SimpleAllocator::owner_of(const void* ptr) const {
       continue;
     uint32_t block = region->block_of(ptr);
     uintptr_t unit_mask = (uintptr_t(1) << region->unit_shift_) - 1;
-    if (((uintptr_t(ptr) - kWordBytes - region->base_.address) & unit_mask) != 0 ||
+    if (((uintptr_t(ptr) - kWordBytes - region->base_.value) & unit_mask) != 0 ||
         block < region->heap_start_ || block >= region->unused_start_)
       return nullptr;
     uint32_t header_word = region->word_at(block, 0);
@@ -323,7 +323,7 @@ bool SimpleAllocator::resize_units(void* ptr, size_t units) {
 }
 
 bool SimpleAllocator::move_end(void* new_end) {
-  uintptr_t new_units = (uintptr_t(new_end) - base_.address) >> unit_shift_;
+  uintptr_t new_units = (uintptr_t(new_end) - base_.value) >> unit_shift_;
   if (uintptr_t(new_end) < unused_start() || new_units > uintptr_t(1) << kSizeBits ||
       (unit_shift_ == kWordShift && (new_units << kWordShift) > kMaxRegionBytes))
     return false;

@@ -94,6 +94,13 @@ inline constexpr uint32_t kTagShift = 2 + kSizeBits;
 inline constexpr uint32_t kLargeTag = (1u << (32 - kTagShift)) - 1; // 2047
 inline constexpr uint32_t kMaxRegionTag = kLargeTag - 1;
 
+// A pointer or address stored in 8 bytes on every target, so that what holds it (a region's
+// state, a large run's header) has one layout on wasm32 and on a 64-bit host.
+template <typename T> union Wide {
+  T value;
+  uint64_t width;
+};
+
 // Figures in the region's units: words for a word region, pages for the page store.
 using RegionStats = kit_region_stats;
 
@@ -174,8 +181,8 @@ public:
 
   // alloc tries the next region when this one has no room; dealloc forwards pointers outside
   // this region to it.
-  void chain(SimpleAllocator* next) { next_.region = next; }
-  SimpleAllocator* next() const { return next_.region; }
+  void chain(SimpleAllocator* next) { next_.value = next; }
+  SimpleAllocator* next() const { return next_.value; }
 
   bool contains(const void* ptr) const;
   // Whether ptr is where the payload of a used block of this region or a later one in the
@@ -196,7 +203,7 @@ public:
   uint32_t tag() const { return tag_bits_ >> kTagShift; }
   // A word region is about to be copied, state and blocks, to new_state (its offsets stay
   // right: nothing else in it is an address). Call on the old copy, just before copying.
-  void rebase(const void* new_state) { base_.address = uintptr_t(new_state); }
+  void rebase(const void* new_state) { base_.value = uintptr_t(new_state); }
   // This region's own bounds, as addresses.
   uintptr_t heap_start() const { return address_of(heap_start_); }
   uintptr_t unused_start() const { return address_of(unused_start_); }
@@ -208,7 +215,7 @@ private:
   static void* operator new(size_t, void* where) noexcept { return where; }
 
   uintptr_t address_of(uint32_t offset) const {
-    return base_.address + (uintptr_t(offset) << unit_shift_);
+    return base_.value + (uintptr_t(offset) << unit_shift_);
   }
   Word& word_at(uint32_t block, uint32_t index) const;
   Word& footer_of(uint32_t block, uint32_t units) const;
@@ -235,16 +242,9 @@ private:
   uint32_t live_blocks_ = 0;
   uint32_t unit_shift_ = kWordShift;
   uint32_t tag_bits_ = 0; // the tag, already shifted into place
-  // 8 bytes each on every target, so the state (and every offset after it) is the same size
-  // on wasm32 and on a 64-bit host.
-  union {
-    SimpleAllocator* region;
-    uint64_t width;
-  } next_ = {nullptr};
-  union {
-    uintptr_t address;
-    uint64_t width;
-  } base_ = {0};
+  // Wide: the state (and every offset after it) is the same size on wasm32 and a 64-bit host.
+  Wide<SimpleAllocator*> next_ = {nullptr};
+  Wide<uintptr_t> base_ = {0};
 };
 
 static_assert(sizeof(SimpleAllocator) == 312, "region state must be the same on every target");
