@@ -5,6 +5,8 @@ namespace kit {
 namespace {
 
 constexpr uintptr_t kPageMask = kPageBytes - 1;
+// A private heap's reservation: regions of up to 31 pages of room each (runs of 32 pages).
+constexpr size_t kRegionRoom = kMaxRegionBytes - kPageBytes;
 
 uintptr_t page_ceil(uintptr_t address) { return (address + kPageMask) & ~kPageMask; }
 
@@ -427,8 +429,6 @@ size_t Allocator::usable_size(const void* ptr) const {
 // ── Private heaps ────────────────────────────────────────────────────────────────────────────
 
 Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
-  // The reservation: regions of up to 31 pages of room each (a run of at most 32 pages).
-  constexpr size_t kRegionRoom = kMaxRegionBytes - kPageBytes;
   size_t regions = initial_bytes / kRegionRoom + (initial_bytes % kRegionRoom != 0 ? 1 : 0);
   if (regions > kMaxRegionTag + 1 - region_count_)
     return nullptr;
@@ -453,7 +453,6 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
   if (parent.first_child != nullptr)
     parent.first_child->prev_sibling = space;
   parent.first_child = space;
-  space->magic = kLiveSpace;
   space->self = space;
   return space;
 }
@@ -461,7 +460,6 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
 // A space's record and regions with room for initial_bytes; nullptr, with nothing changed but
 // memory grown, when they cannot all be had.
 Space* Allocator::reserve_space(size_t initial_bytes) {
-  constexpr size_t kRegionRoom = kMaxRegionBytes - kPageBytes;
   bool fresh = false;
   void* record = alloc(main_, sizeof(Space), 3, &fresh);
   if (record == nullptr)
@@ -483,8 +481,7 @@ Space* Allocator::reserve_space(size_t initial_bytes) {
 bool Allocator::is_live(const Space* space) {
   if (space == &main_ || space == known_live_)
     return true;
-  bool live = in_heap(space) && uintptr_t(space) % alignof(Space) == 0 &&
-              space->magic == kLiveSpace && space->self == space;
+  bool live = in_heap(space) && uintptr_t(space) % alignof(Space) == 0 && space->self == space;
   if (live)
     known_live_ = space; // a task calls in the same heap again and again
   return live;
@@ -513,7 +510,7 @@ void Allocator::drop(Space& space) {
     free_large(space.large);
   bytes_in_use_ -= space.bytes_in_use;
   unlink_child(space);
-  space.magic = 0;
+  space.self = nullptr;
   free(&space);
 }
 
@@ -557,7 +554,7 @@ void Allocator::merge(Space& space) {
   parent.peak_bytes =
       parent.bytes_in_use > parent.peak_bytes ? parent.bytes_in_use : parent.peak_bytes;
   unlink_child(space);
-  space.magic = 0;
+  space.self = nullptr;
   free(&space);
 }
 

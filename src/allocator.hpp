@@ -82,10 +82,10 @@ struct Space {
   bool handle_blocks = false; // the handle space: regions laid out for handles; free() refuses
   uint64_t bytes_in_use = 0;
   uint64_t peak_bytes = 0;
-  uint32_t magic = 0;          // kLiveSpace while a private heap lives
-  const Space* self = nullptr; // a live private heap's own address (with magic: not forged)
+  // A live private heap's own address: what tells it from a dead or forged one (cleared when
+  // the heap is dropped or merged).
+  const Space* self = nullptr;
 };
-inline constexpr uint32_t kLiveSpace = 0x6b697468; // "kith"
 
 // Called before memory grows for an allocation of `bytes` in `space`; may compact.
 using BeforeGrowth = void (*)(void* context, const Space& space, size_t bytes);
@@ -147,6 +147,8 @@ public:
     before_growth_context_ = context;
   }
   uintptr_t heap_begin() const { return heap_.begin; }
+  // The page store's figures (every span), in pages.
+  RegionStats page_store_stats() const { return pages_->stats(); }
 
   // Every figure of kit_stats but the call counts (the C ABI keeps those).
   kit_stats stats() const;

@@ -52,7 +52,6 @@ bool Handles::grow_table(Allocator& heap) {
 
 kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   hook(heap);
-  base_ = heap.heap_begin();
   void* block;
   if (bytes > kMaxAllocBytes - kHiddenBytes) {
     block = heap.alloc_handle_large(bytes);
@@ -168,7 +167,7 @@ void Handles::before_growth(void* context, const Space& space, size_t bytes) {
   const Space& handle_space = heap.handle_space();
   bool for_handles = &space == &handle_space;
   uint64_t pages_needed = (bytes + kPageBytes - 1) >> kPageShift;
-  RegionStats page_store = heap.stats().pages;
+  RegionStats page_store = heap.page_store_stats();
   uint64_t pages_reclaimable = page_store.unused_words + page_store.fragment_words;
   bool would_fit = false;
   for (const SimpleAllocator* region = handle_space.small; region != nullptr;
@@ -188,6 +187,7 @@ void Handles::hook(Allocator& heap) {
   if (heap_ != nullptr)
     return;
   heap_ = &heap;
+  base_ = heap.heap_begin();
   heap.set_before_growth(before_growth, this);
 }
 
