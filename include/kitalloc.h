@@ -124,8 +124,8 @@ size_t kit_size_histogram(uint64_t* buckets, size_t count);
  * address, so kit_free, free and kit_heap_free all free any heap's block into its own heap,
  * and realloc keeps a block in its heap. A heap that was dropped or merged (or any pointer
  * kitalloc did not return from kit_heap_create) is refused: calls return NULL or
- * KIT_E_BAD_HEAP and change nothing. Memory: the heap's record is a 96-byte block of the
- * main heap; its regions are page runs (64 KiB each at least). */
+ * KIT_E_BAD_HEAP and change nothing. Memory: the heap's record is a block of the main heap
+ * (88 bytes on a 64-bit host, 64 on wasm32); its regions are page runs (64 KiB each at least). */
 typedef struct kit_heap kit_heap;
 
 typedef enum kit_status {

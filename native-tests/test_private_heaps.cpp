@@ -112,10 +112,10 @@ TEST_SUITE("private heaps") {
     kit_stats main_start = of(nullptr);
     kit_heap* heap = kit_heap_create(nullptr, 0);
     REQUIRE(heap != nullptr);
-    // The heap's record is a 96-byte block of the main heap.
+    // The heap's record is an 88-byte block of the main heap (on a 64-bit host).
     kit_stats main_with_heap = of(nullptr);
     CHECK(main_with_heap.small.live_blocks == main_start.small.live_blocks + 1);
-    CHECK(main_with_heap.bytes_in_use >= main_start.bytes_in_use + 96);
+    CHECK(main_with_heap.bytes_in_use >= main_start.bytes_in_use + 88);
     CHECK(main_with_heap.bytes_in_use <= main_start.bytes_in_use + 128);
     kit_stats empty = of(heap);
     CHECK(empty.small.live_blocks == 0);

@@ -86,6 +86,7 @@ struct Space {
   // the heap is dropped or merged).
   const Space* self = nullptr;
 };
+static_assert(sizeof(Space) == (sizeof(void*) == 8 ? 88 : 64), "the size kitalloc.h states");
 
 // Called before memory grows for an allocation of `bytes` in `space`; may compact.
 using BeforeGrowth = void (*)(void* context, const Space& space, size_t bytes);
