@@ -1,5 +1,5 @@
-// What the private-heap and handle tests share: the heap's figures, its check, and blocks
-// filled with a pattern that tells whether they kept their bytes.
+// What the private-heap and handle tests share: the heap's figures, its check, random numbers,
+// and blocks filled with a pattern that tells whether they kept their bytes.
 #pragma once
 
 #include "kitalloc.h"
@@ -35,6 +35,18 @@ inline bool same_shape(const kit_stats& a, const kit_stats& b) {
          a.grown_pages == b.grown_pages && a.memory_bytes == b.memory_bytes &&
          a.bytes_in_use == b.bytes_in_use;
 }
+
+// xorshift64: deterministic test sequences.
+struct Random {
+  uint64_t state;
+  uint32_t next() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return uint32_t(state);
+  }
+  uint32_t below(uint32_t bound) { return next() % bound; }
+};
 
 inline unsigned char pattern_byte(uint32_t seed, size_t index) {
   return static_cast<unsigned char>(seed * 131 + index * 7 + (index >> 9));

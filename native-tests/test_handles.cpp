@@ -97,17 +97,6 @@ void free_blocks(std::vector<void*>& blocks) {
   blocks.clear();
 }
 
-struct Random {
-  uint64_t state;
-  uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return uint32_t(state);
-  }
-  uint32_t below(uint32_t bound) { return next() % bound; }
-};
-
 } // namespace
 
 TEST_SUITE("handles") {

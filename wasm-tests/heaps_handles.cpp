@@ -31,7 +31,7 @@
 #define KIT_HEAPS_HANDLES_EXPORT extern "C"
 #endif
 
-#include "expect.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -88,21 +88,6 @@ bool same_shape(const kit_stats& a, const kit_stats& b) {
 }
 
 // ── Deterministic randomness and block contents ──────────────────────────────────────────────
-struct Random {
-  uint64_t state;
-  uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return uint32_t(state);
-  }
-  uint32_t below(uint32_t bound) { return next() % bound; }
-};
-
-unsigned char pattern_byte(uint32_t seed, size_t index) {
-  return static_cast<unsigned char>(seed * 31 + index * 7 + (index >> 8));
-}
-
 // Every byte of blocks up to 4 KiB; the first and last 64 bytes and every 61st byte of larger
 // ones (megabytes per operation would make the model slow under wasm).
 bool checked_index(size_t size, size_t& i) {

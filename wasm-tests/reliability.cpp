@@ -28,7 +28,7 @@
 #define KIT_RELIABILITY_EXPORT extern "C"
 #endif
 
-#include "expect.hpp"
+#include "support.hpp"
 
 namespace {
 
@@ -60,21 +60,6 @@ uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
 bool heap_consistent() { return kit_check() == nullptr; }
 
 // ── Deterministic randomness and block contents ──────────────────────────────────────────────
-struct Random {
-  uint64_t state;
-  uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return uint32_t(state);
-  }
-  uint32_t below(uint32_t bound) { return next() % bound; }
-};
-
-unsigned char pattern_byte(uint32_t seed, size_t index) {
-  return static_cast<unsigned char>(seed * 31 + index * 7 + (index >> 8));
-}
-
 // Writes the pattern to every byte of small blocks, and to the first and last 16 bytes of
 // larger ones (the model's overlap check covers the middle).
 void fill(void* block, size_t size, uint32_t seed) {
