@@ -49,16 +49,62 @@ TEST_SUITE("C ABI") {
     CHECK(std::string(check()) == "ok");
   }
 
-  // The checked build adds a trailer to every block (src/checked.hpp).
+  // The checked build adds a trailer to every block (src/checked.hpp). In a new private heap
+  // the blocks come from the bump pointer one after another (the main heap may hand out
+  // parked blocks first).
   TEST_CASE("per-allocation overhead is one word beyond rounding to the alignment" *
             doctest::skip(KITALLOC_CHECKED)) {
+    kit_heap* heap = kit_heap_create(nullptr, 0);
+    REQUIRE(heap != nullptr);
     std::vector<char*> blocks;
     for (int i = 0; i < 10; ++i)
-      blocks.push_back(static_cast<char*>(kit_malloc(12)));
+      blocks.push_back(static_cast<char*>(kit_heap_malloc(heap, 12)));
     for (int i = 1; i < 10; ++i) // 12 bytes + a 4-byte header: 16-byte steps
       CHECK(blocks[i] - blocks[i - 1] == 16);
-    for (char* block : blocks)
+    CHECK(kit_heap_drop(heap) == KIT_OK);
+  }
+
+  // src/allocator.hpp, "Parked blocks". The checked build names the second free through its
+  // failure hook instead (test_checked.cpp).
+  TEST_CASE("a freed small block is parked: reused first, refused when freed again, counted "
+            "as free" *
+            doctest::skip(KITALLOC_CHECKED)) {
+    void* block = kit_malloc(40);
+    REQUIRE(block != nullptr);
+    kit_stats live, parked, again;
+    kit_get_stats(&live);
+    kit_free(block);
+    kit_get_stats(&parked);
+    CHECK(parked.small.live_blocks == live.small.live_blocks - 1);
+    CHECK(parked.small.fragments == live.small.fragments + 1);
+    CHECK(parked.small.fragment_words == live.small.fragment_words + 12); // 48 bytes
+    CHECK(parked.bytes_in_use == live.bytes_in_use - 44);
+    CHECK(std::string(check()) == "ok");
+    kit_free(block); // a double free: refused, nothing changes but the failed count
+    kit_get_stats(&again);
+    CHECK(again.failed_calls == parked.failed_calls + 1);
+    CHECK(again.small.fragments == parked.small.fragments);
+    CHECK(kit_realloc(block, 10) == nullptr); // realloc refuses it too (and frees nothing)
+    CHECK(std::string(check()) == "ok");
+    CHECK(kit_malloc(33) == block); // 33..44 bytes take the same 48-byte block, newest first
+    kit_free(block);
+  }
+
+  TEST_CASE("parked blocks are given back before the bump pointer rises") {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 512; ++i)
+      blocks.push_back(kit_malloc(100));
+    for (void* block : blocks)
       kit_free(block);
+    kit_stats parked, after;
+    kit_get_stats(&parked);
+    // No free block holds 30,000 bytes until the parked ones merge with their neighbours.
+    void* big = kit_malloc(30000);
+    REQUIRE(big != nullptr);
+    kit_get_stats(&after);
+    CHECK(after.small.fragments < parked.small.fragments);
+    CHECK(std::string(check()) == "ok");
+    kit_free(big);
   }
 
   TEST_CASE("free(NULL) does nothing; malloc_usable_size(NULL) is 0") {
@@ -120,17 +166,38 @@ TEST_SUITE("C ABI") {
   }
 
   TEST_CASE("realloc grows and shrinks in place when the neighbour allows") {
-    void* block = kit_malloc(100);
-    void* neighbour = kit_malloc(100);
-    kit_free(neighbour); // free space right after block
-    CHECK(kit_realloc(block, 180) == block);
-    CHECK(kit_realloc(block, 50) == block);
+    // 100 bytes: the freed neighbour is parked (src/allocator.hpp) and realloc takes it back;
+    // 300 bytes: it is a free block at once.
+    for (size_t size : {size_t(100), size_t(300)}) {
+      CAPTURE(size);
+      // Blocks come from parked lists or free space in any order: allocate until one lands
+      // right after another (closer than a block and its overhead: nothing fits between).
+      std::vector<char*> blocks;
+      char* block = nullptr;
+      char* neighbour = nullptr;
+      while (neighbour == nullptr && blocks.size() < 1000) {
+        auto* fresh = static_cast<char*>(kit_malloc(size));
+        REQUIRE(fresh != nullptr);
+        for (char* earlier : blocks)
+          if (fresh > earlier && size_t(fresh - earlier) <= size + 32) {
+            block = earlier;
+            neighbour = fresh;
+          }
+        blocks.push_back(fresh);
+      }
+      REQUIRE(neighbour != nullptr);
+      kit_free(neighbour);
+      CHECK(kit_realloc(block, size + 80) == block);
+      CHECK(kit_realloc(block, size / 2) == block);
+      for (char* earlier : blocks)
+        if (earlier != neighbour)
+          kit_free(earlier);
+    }
     void* large = kit_malloc(100000);
     for (size_t size = 200000; size <= (size_t(32) << 20); size *= 2)
       CHECK(kit_realloc(large, size) == large); // the top run grows with memory
     CHECK(kit_realloc(large, 40000) == large);
     kit_free(large);
-    kit_free(block);
     CHECK(std::string(check()) == "ok");
   }
 

@@ -31,6 +31,19 @@ size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
   return (word_count + 1) * kWordBytes + gap;
 }
 
+constexpr size_t kParkedMaxBytes = (kParkedBins << kParkedGrainShift) - kWordBytes;
+
+// A parked block's link to the next parked block of its size: its payload's first bytes.
+void* next_parked(const void* payload) {
+  void* next;
+  __builtin_memcpy(&next, payload, sizeof next);
+  return next;
+}
+void link_parked(void* payload, void* next) { __builtin_memcpy(payload, &next, sizeof next); }
+
+// The list of a block of `units` words (header included), if its size is a multiple of 16.
+uint32_t parked_bin(uint32_t units) { return (units >> (kParkedGrainShift - kWordShift)) - 1; }
+
 // A block's payload words, copied (the blocks do not overlap).
 void copy_payload(void* to, const void* from) {
   uint32_t words = SimpleAllocator::usable_words(from);
@@ -108,12 +121,98 @@ void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fr
   *fresh = false;
   if (align_bits > kMaxAlignBits)
     return nullptr;
-  void* payload = bytes > kMaxAllocBytes
-                      ? alloc_large(space, bytes, align_bits, fresh)
-                      : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
+  void* payload = nullptr;
+  if (&space == &main_ && bytes <= kParkedMaxBytes && align_bits <= kParkedGrainShift)
+    payload = take_parked(bytes);
+  if (payload == nullptr)
+    payload = bytes > kMaxAllocBytes
+                  ? alloc_large(space, bytes, align_bits, fresh)
+                  : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
   if (payload != nullptr)
     count_in_use(space, usable_size(payload), 0);
   return payload;
+}
+
+// The newest parked block that holds `bytes` (see "Parked blocks" in allocator.hpp), now used
+// again; nullptr when there is none.
+void* Allocator::take_parked(size_t bytes) {
+  uint32_t bin = uint32_t(bytes + kWordBytes - 1) >> kParkedGrainShift;
+  void* payload = parked_[bin];
+  if (payload != nullptr)
+    unlink_parked(bin, nullptr, payload);
+  return payload;
+}
+
+// Takes payload, which follows `before` (nullptr: the first) on its list, off it and makes it
+// its region's used block again.
+void Allocator::unlink_parked(uint32_t bin, void* before, void* payload) {
+  void* next = next_parked(payload);
+  if (before == nullptr)
+    parked_[bin] = next;
+  else
+    link_parked(before, next);
+  parked_count_[bin] -= 1;
+  parked_blocks_ -= 1;
+  SimpleAllocator::unpark(payload);
+}
+
+// Parks a block of the main heap being freed, if it is of a parked size and its list has room;
+// false, changing nothing, otherwise (and for a block region does not hold: dealloc says no).
+bool Allocator::park(void* ptr, const SimpleAllocator& region) {
+  uint32_t units = SimpleAllocator::block_units(ptr);
+  uint32_t bin = parked_bin(units);
+  constexpr uint32_t kGrainMask = (1u << kParkedGrainShift) - 1;
+  if ((units << kWordShift & kGrainMask) != 0 || bin >= kParkedBins ||
+      (uintptr_t(ptr) & kGrainMask) != 0 || parked_count_[bin] == kParkedPerBin ||
+      !region.holds_used_block(ptr))
+    return false;
+  SimpleAllocator::park(ptr);
+  link_parked(ptr, parked_[bin]);
+  parked_[bin] = ptr;
+  parked_count_[bin] += 1;
+  parked_blocks_ += 1;
+  return true;
+}
+
+// Gives every parked block back to its region (where it merges with free neighbours).
+void Allocator::unpark_all() {
+  for (uint32_t bin = 0; bin < kParkedBins; ++bin) {
+    for (void* payload = parked_[bin]; payload != nullptr;) {
+      void* next = next_parked(payload);
+      regions_[SimpleAllocator::unpark(payload)].region->dealloc(payload);
+      payload = next;
+    }
+    parked_[bin] = nullptr;
+    parked_count_[bin] = 0;
+  }
+  parked_blocks_ = 0;
+}
+
+// Gives the block after ptr back to region if it is parked (so that ptr can grow into it);
+// false if it is not. O(kParkedPerBin).
+bool Allocator::unpark_after(const void* ptr, SimpleAllocator& region) {
+  void* after = static_cast<unsigned char*>(const_cast<void*>(ptr)) +
+                (uintptr_t(SimpleAllocator::block_units(ptr)) << kWordShift);
+  if (uintptr_t(after) - kWordBytes >= region.unused_start() || !SimpleAllocator::is_parked(after))
+    return false;
+  uint32_t bin = parked_bin(SimpleAllocator::block_units(after));
+  void* before = nullptr;
+  for (void* payload = parked_[bin]; payload != after; payload = next_parked(payload)) {
+    if (payload == nullptr)
+      return false;
+    before = payload;
+  }
+  unlink_parked(bin, before, after);
+  region.dealloc(after);
+  return true;
+}
+
+// Parked blocks are used blocks to their regions and free ones to everybody else.
+void Allocator::count_parked_as_free(RegionStats& figures) const {
+  for (uint32_t bin = 0; bin < kParkedBins; ++bin)
+    figures.fragment_words += parked_count_[bin] * ((bin + 1) << (kParkedGrainShift - kWordShift));
+  figures.fragments += parked_blocks_;
+  figures.live_blocks -= parked_blocks_;
 }
 
 void Allocator::count_in_use(Space& space, uint64_t added_bytes, uint64_t removed_bytes) {
@@ -140,6 +239,13 @@ void* Allocator::place_compacting_first(const Space& space, size_t bytes, Place 
 }
 
 void* Allocator::alloc_small(Space& space, size_t word_count, uint32_t align_bits) {
+  // Parked blocks never make a region's bump pointer rise (nor memory grow): when no free
+  // block fits, they are given back first, to merge with their free neighbours.
+  if (&space == &main_ && parked_blocks_ != 0) {
+    if (void* payload = space.small->alloc_free_block(word_count, align_bits))
+      return payload;
+    unpark_all();
+  }
   if (space.small != nullptr)
     if (void* payload = space.small->alloc(word_count, align_bits))
       return payload;
@@ -348,7 +454,8 @@ bool Allocator::free(void* ptr) {
   if (tag >= tag_limit_)
     return false;
   RegionSlot slot = regions_[tag];
-  if (slot.region == nullptr || slot.owner->handle_blocks || !slot.region->dealloc(ptr))
+  if (slot.region == nullptr || slot.owner->handle_blocks ||
+      !((slot.owner == &main_ && park(ptr, *slot.region)) || slot.region->dealloc(ptr)))
     return false;
   count_in_use(*slot.owner, 0, bytes);
   return true;
@@ -356,6 +463,8 @@ bool Allocator::free(void* ptr) {
 
 Space& Allocator::space_of(const void* ptr) const {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
+  if (tag == kParkedTag)
+    return const_cast<Space&>(main_); // only the main heap parks blocks
   return tag == kLargeTag ? *large_run_of(ptr)->owner.value : *regions_[tag].owner;
 }
 
@@ -376,8 +485,11 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
       large_pages_ = large_pages_ - old_pages + new_pages;
     }
   } else {
-    resized = bytes <= kMaxAllocBytes && tag < tag_limit_ && regions_[tag].region != nullptr &&
-              regions_[tag].region->resize_in_place(ptr, word_count_for(bytes, align_bits));
+    SimpleAllocator* region = tag < tag_limit_ ? regions_[tag].region : nullptr;
+    size_t word_count = word_count_for(bytes, align_bits);
+    resized = bytes <= kMaxAllocBytes && region != nullptr &&
+              (region->resize_in_place(ptr, word_count) ||
+               (unpark_after(ptr, *region) && region->resize_in_place(ptr, word_count)));
   }
   if (resized)
     count_in_use(space_of(ptr), usable_size(ptr), old_bytes);
@@ -810,6 +922,7 @@ kit_stats Allocator::stats() const {
     if (space.small != nullptr)
       add_stats(stats.small, space.small->stats());
   });
+  count_parked_as_free(stats.small);
   stats.pages = pages_->stats();
   stats.large_blocks = large_blocks_;
   stats.large_pages = large_pages_;
@@ -834,6 +947,8 @@ kit_stats Allocator::space_stats(const Space& space) const {
                                     << kPageShift;
   if (space.small != nullptr)
     stats.small = space.small->stats();
+  if (&space == &main_)
+    count_parked_as_free(stats.small);
   stats.large_blocks = space.large_blocks;
   stats.large_pages = space.large_pages;
   stats.memory_bytes += uint64_t(space.large_pages) << kPageShift;
@@ -883,6 +998,8 @@ const char* Allocator::check() const {
     return breach;
   if (regions != region_count_)
     return "the spaces' regions do not add up to the regions kept";
+  if (const char* parked_breach = check_parked())
+    return parked_breach;
   if (const char* page_breach = pages_->check())
     return page_breach;
   // The page runs: each used one holds a region's state or a large block's marker, and they
@@ -919,6 +1036,28 @@ const char* Allocator::check() const {
   return nullptr;
 }
 
+// Each parked list holds as many blocks as it counts, each parked, of the list's size, in a
+// region of the main heap (the core's check verifies the region named is the one around it).
+const char* Allocator::check_parked() const {
+  uint32_t blocks = 0;
+  for (uint32_t bin = 0; bin < kParkedBins; ++bin) {
+    uint32_t count = 0;
+    for (const void* payload = parked_[bin]; payload != nullptr; payload = next_parked(payload)) {
+      if (++count > parked_count_[bin])
+        return "a parked list holds more blocks than it counts";
+      uint32_t tag = SimpleAllocator::parked_region_tag(payload);
+      if (!SimpleAllocator::is_parked(payload) ||
+          parked_bin(SimpleAllocator::block_units(payload)) != bin || tag >= tag_limit_ ||
+          regions_[tag].owner != &main_ || !regions_[tag].region->contains(payload))
+        return "a parked block is not parked, not of its list's size, or not the main heap's";
+    }
+    if (count != parked_count_[bin])
+      return "a parked list holds fewer blocks than it counts";
+    blocks += count;
+  }
+  return blocks == parked_blocks_ ? nullptr : "the parked lists do not add up to the count kept";
+}
+
 // ── kit_walk ─────────────────────────────────────────────────────────────────────────────────
 namespace {
 
@@ -934,7 +1073,9 @@ void emit(const WalkTarget& target, uint32_t kind, uintptr_t address, uint64_t b
 }
 
 void emit_block(void* target, uintptr_t start, uint64_t bytes, bool free) {
-  emit(*static_cast<WalkTarget*>(target), free ? KIT_WALK_FREE : KIT_WALK_USED, start, bytes);
+  bool parked = !free && SimpleAllocator::is_parked(reinterpret_cast<void*>(start + kWordBytes));
+  emit(*static_cast<WalkTarget*>(target), free || parked ? KIT_WALK_FREE : KIT_WALK_USED, start,
+       bytes);
 }
 
 } // namespace

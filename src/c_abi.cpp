@@ -180,7 +180,8 @@ void* kit_realloc(void* ptr, size_t size) {
   calls.realloc += 1;
   if (ptr == nullptr)
     return traced('a', alloc(size, kDefaultAlignBits, false), size);
-  if (!verified(ptr, "realloc"))
+  // The normal build's cheap check: a block whose header says free (or parked) was freed.
+  if (!verified(ptr, "realloc") || SimpleAllocator::header_says_free(ptr))
     return failed(nullptr);
   if (size == 0) { // as dlmalloc and emmalloc, which kitalloc replaces: free, return NULL
     if (release(ptr))

@@ -11,6 +11,8 @@ constexpr uint32_t kSizeField = kMaxBlockUnits << kFlagBits;
 // Words of a free block after the header.
 constexpr uint32_t kNextLink = 1;
 constexpr uint32_t kPrevLink = 2;
+// A parked block's region tag waits in its fourth word, past the parker's link.
+constexpr uint32_t kParkedTagWord = 3;
 
 constexpr uint32_t header(uint32_t units, uint32_t flags) { return units << kFlagBits | flags; }
 constexpr uint32_t units_of(uint32_t header_word) {
@@ -166,6 +168,16 @@ void* SimpleAllocator::alloc(size_t word_count, uint32_t align_bits) {
   return nullptr;
 }
 
+void* SimpleAllocator::alloc_free_block(size_t word_count, uint32_t align_bits) {
+  if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
+    return nullptr;
+  uint32_t units = at_least(uint32_t(word_count) + 1, kMinBlockWords);
+  for (SimpleAllocator* region = this; region != nullptr; region = region->next())
+    if (void* payload = region->alloc_here(units, align_bits, false))
+      return payload;
+  return nullptr;
+}
+
 void* SimpleAllocator::alloc_local(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
@@ -181,7 +193,7 @@ void* SimpleAllocator::alloc_units(size_t units) {
   return nullptr;
 }
 
-void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits) {
+void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_bump) {
   // The head of each non-empty class from the request's own up: past the first one or two,
   // only an alignment gap can make a head not fit, and the loop ends at 64 classes.
   uint64_t candidates = nonempty_classes_ & (~uint64_t(0) << size_class(units));
@@ -206,6 +218,8 @@ void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits) {
     }
     candidates &= candidates - 1;
   }
+  if (!may_bump)
+    return nullptr;
 
   uint32_t start = unused_start_;
   uint32_t gap = gap_for(start, align_bits);
@@ -271,7 +285,24 @@ uint32_t SimpleAllocator::tag_of(const void* ptr) {
 }
 
 bool SimpleAllocator::header_says_free(const void* ptr) {
-  return static_cast<const Word*>(ptr)[-1] & kFree;
+  return (static_cast<const Word*>(ptr)[-1] & kFree) || is_parked(ptr);
+}
+
+void SimpleAllocator::park(void* ptr) {
+  Word* header = static_cast<Word*>(ptr) - 1;
+  header[kParkedTagWord] = *header >> kTagShift;
+  *header = (*header & ~(kLargeTag << kTagShift)) | kParkedTag << kTagShift;
+}
+
+uint32_t SimpleAllocator::parked_region_tag(const void* ptr) {
+  return static_cast<const Word*>(ptr)[kParkedTagWord - 1];
+}
+
+uint32_t SimpleAllocator::unpark(void* ptr) {
+  Word* header = static_cast<Word*>(ptr) - 1;
+  uint32_t tag = parked_region_tag(ptr);
+  *header = (*header & ~(kLargeTag << kTagShift)) | tag << kTagShift;
+  return tag;
 }
 
 bool SimpleAllocator::resize_in_place(void* ptr, size_t word_count) {
@@ -439,7 +470,10 @@ const char* SimpleAllocator::check_here() const {
       free_blocks += 1;
       free_units += units;
     } else {
-      if ((header_word & ~kSizeField & ~kPrevFree) != tag_bits_)
+      uint32_t tag_bits = header_word & ~kSizeField & ~kPrevFree;
+      bool parked_here = tag_bits == kParkedTag << kTagShift &&
+                         word_at(block, kParkedTagWord) << kTagShift == tag_bits_;
+      if (tag_bits != tag_bits_ && !parked_here)
         return "I7: a used block does not carry the region's tag";
       used_blocks += 1;
     }

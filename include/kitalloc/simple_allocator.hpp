@@ -41,6 +41,12 @@
 // The tag lets the layer above find, from a pointer alone, which region a block belongs to
 // (tag kLargeTag marks its large blocks, which live in the page store).
 //
+// A parked block is a used block the layer above holds back for reuse (its cache of freed
+// small blocks): its header's tag is kParkedTag, so dealloc, resize and holds_used_block
+// refuse it (a second free is caught), and its region's tag waits in its fourth word:
+//
+//   │ header kParkedTag|size|P|0 │ parker's link (8 bytes) │ region's tag │ ...
+//
 // ── Free lists ──────────────────────────────────────────────────────────────────────────────
 // Free blocks sit in 64 doubly linked lists by size class: sizes 1..3 units have a class each,
 // then four classes per power of two (class = 3 + 4 * (log2(size) - 2) + the two bits below
@@ -60,7 +66,8 @@
 //  I6  a free block's footer (its last word) holds its size; it is in exactly one list, the one
 //      of its size class; bit c of nonempty_classes is set iff list c is non-empty.
 //  I7  fragments / fragment units count the free blocks and their units; live_blocks counts
-//      the used blocks, and every used block carries the region's tag.
+//      the used blocks (parked ones too), and every used block carries the region's tag or,
+//      parked, kParkedTag with the region's tag in its fourth word.
 // From I3 and I4: the neighbour after a free block is always a used block (never the bump
 // area), and the neighbour before a free block is used or absent.
 #pragma once
@@ -92,7 +99,8 @@ inline constexpr uint32_t kSizeBits = 19;
 inline constexpr uint32_t kMaxBlockUnits = (1u << kSizeBits) - 1;
 inline constexpr uint32_t kTagShift = 2 + kSizeBits;
 inline constexpr uint32_t kLargeTag = (1u << (32 - kTagShift)) - 1; // 2047
-inline constexpr uint32_t kMaxRegionTag = kLargeTag - 1;
+inline constexpr uint32_t kParkedTag = kLargeTag - 1;
+inline constexpr uint32_t kMaxRegionTag = kParkedTag - 1;
 
 // A pointer or address stored in 8 bytes on every target, so that what holds it (a region's
 // state, a large run's header) has one layout on wasm32 and on a 64-bit host.
@@ -135,6 +143,8 @@ public:
   void* alloc(size_t word_count, uint32_t align_bits);
   // The same from this region only, not the chain.
   void* alloc_local(size_t word_count, uint32_t align_bits);
+  // The same from free blocks only, never the bump area (chain included).
+  void* alloc_free_block(size_t word_count, uint32_t align_bits);
   // The same in units, header included: a page store's runs. nullptr if units is 0 or above
   // kMaxBlockUnits.
   void* alloc_units(size_t units);
@@ -158,9 +168,15 @@ public:
   // Units of a used block, header included, and its tag.
   static uint32_t block_units(const void* ptr);
   static uint32_t tag_of(const void* ptr);
-  // Whether the header before ptr has its FREE bit set (what a double free finds, until the
+  // Whether the header before ptr says free or parked (what a double free finds, until the
   // memory is reused).
   static bool header_says_free(const void* ptr);
+  // Parks a used block (see "parked block" above); unpark makes it its region's used block
+  // again and returns the region's tag. Neither checks ptr: the caller vouches for it.
+  static void park(void* ptr);
+  static uint32_t unpark(void* ptr);
+  static uint32_t parked_region_tag(const void* ptr);
+  static bool is_parked(const void* ptr) { return tag_of(ptr) == kParkedTag; }
 
   // Moves this region's end to new_end: up over memory made available just after it, or down
   // to give the top of the bump area back. Returns false, changing nothing, if new_end is below
@@ -224,7 +240,7 @@ private:
   uint32_t min_units() const;
   uint32_t gap_for(uint32_t block, uint32_t align_bits) const;
 
-  void* alloc_here(uint32_t units, uint32_t align_bits);
+  void* alloc_here(uint32_t units, uint32_t align_bits, bool may_bump = true);
   void make_used(uint32_t block, uint32_t units, bool prev_free);
   void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
