@@ -417,6 +417,26 @@ kitalloc here is kitalloc under WASI, compared with wasi-libc's dlmalloc in the 
 
 ${table(['bar', 'measured', ''], bars())}
 
+Why the bars above that are not met are not met, and what would meet them:
+- **Speed (2.0×).** Every allocator's time includes the harness's own work per operation (the
+  slot table, writing and reading back each block's first and last byte, the loop): the
+  faster the allocator, the more of what is measured is the harness. kitalloc's small blocks go
+  through three layers (C ABI, global heap, core). Freed blocks of 16..256 B are parked on a
+  LIFO list of their size and reused in O(1) (\`src/allocator.hpp\`, "Parked blocks"): churn and
+  small batches are mostly that. What is left on that path is bookkeeping dlmalloc does not
+  do: five 64-bit counters per call (bytes in use and the peaks, per heap and overall) and the
+  check that a pointer being freed is a live block of its region. Deriving the counters when
+  statistics are read, and one combined check-and-park step, would cut most of it.
+- **Code size (1,200 B).** The malloc family here brings the region chain, the page store
+  with its growth policy, the spans, statistics and the parked lists. A module of that size
+  needs a separate minimal flavour (one growing region, no page store or statistics); there is
+  none yet.
+- **Final memory.** A large block is a run of whole 64 KiB pages with its 64-byte header inside
+  the run, so a block of exactly 1 MiB takes 17 pages (heap growth, vector growth, large
+  blocks); memory grows ahead of need by up to 1/8 of what kitalloc owns, so small differences
+  in the peak can cost a whole growth step (random actions, churn). Page-aligned payloads with
+  the header kept aside, and exact growth for large requests, would remove most of it.
+
 ## Speed
 
 Time per operation (what one operation is: next column), median (fastest–slowest run); in
