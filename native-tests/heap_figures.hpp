@@ -2,6 +2,7 @@
 // and blocks filled with a pattern that tells whether they kept their bytes.
 #pragma once
 
+#include "../wasm-tests/random.hpp"
 #include "kitalloc.h"
 
 #include <cstdint>
@@ -36,21 +37,8 @@ inline bool same_shape(const kit_stats& a, const kit_stats& b) {
          a.bytes_in_use == b.bytes_in_use;
 }
 
-// xorshift64: deterministic test sequences.
-struct Random {
-  uint64_t state;
-  uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return uint32_t(state);
-  }
-  uint32_t below(uint32_t bound) { return next() % bound; }
-};
-
-inline unsigned char pattern_byte(uint32_t seed, size_t index) {
-  return static_cast<unsigned char>(seed * 131 + index * 7 + (index >> 9));
-}
+using kit_test::pattern_byte;
+using kit_test::Random;
 
 inline void fill(void* block, size_t size, uint32_t seed) {
   auto* bytes = static_cast<unsigned char*>(block);

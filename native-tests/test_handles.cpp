@@ -62,6 +62,20 @@ size_t intact_count(const std::vector<Tracked>& handles) {
   return count;
 }
 
+// count handles of `size` bytes made one after the other, then every other one freed (the
+// first, the third...): the survivors, with holes of `size` bytes between them.
+std::vector<Tracked> every_other_freed(uint32_t count, size_t size) {
+  std::vector<Tracked> made, kept;
+  for (uint32_t i = 0; i < count; ++i)
+    made.push_back(make(size, i));
+  for (size_t i = 0; i < made.size(); ++i)
+    if (i % 2 == 0)
+      CHECK(kit_handle_free(made[i].handle) == KIT_OK);
+    else
+      kept.push_back(made[i]);
+  return kept;
+}
+
 void free_all(std::vector<Tracked>& handles) {
   for (const Tracked& tracked : handles)
     CHECK(kit_handle_free(tracked.handle) == KIT_OK);
@@ -308,17 +322,7 @@ TEST_SUITE("handles") {
 
   TEST_CASE("kit_compact's figures: moved, locked, released, largest free") {
     kit_compact(nullptr);
-    std::vector<Tracked> handles;
-    for (uint32_t i = 0; i < 1000; ++i)
-      handles.push_back(make(1000, i));
-    // Free every other one: 500 holes of 1 KiB.
-    std::vector<Tracked> kept;
-    for (size_t i = 0; i < handles.size(); ++i)
-      if (i % 2 == 0)
-        CHECK(kit_handle_free(handles[i].handle) == KIT_OK);
-      else
-        kept.push_back(handles[i]);
-    handles.swap(kept);
+    std::vector<Tracked> handles = every_other_freed(1000, 1000); // 500 holes of 1 KiB
     // Lock the last one and one in the middle.
     kit_handle last = handles.back().handle;
     kit_handle middle = handles[handles.size() / 2].handle;
@@ -418,16 +422,8 @@ TEST_SUITE("handles") {
 
   TEST_CASE("auto-compaction: an allocation that would grow memory compacts first (when on)") {
     kit_compact(nullptr);
-    std::vector<Tracked> handles;
-    for (uint32_t i = 0; i < 4096; ++i)
-      handles.push_back(make(1000, i));
-    std::vector<Tracked> kept;
-    for (size_t i = 0; i < handles.size(); ++i)
-      if (i % 2 == 0)
-        CHECK(kit_handle_free(handles[i].handle) == KIT_OK);
-      else
-        kept.push_back(handles[i]);
-    handles.swap(kept); // about 2 MiB free in the handle regions, in 1 KiB holes
+    // About 2 MiB free in the handle regions, in 1 KiB holes.
+    std::vector<Tracked> handles = every_other_freed(4096, 1000);
 
     constexpr size_t kRequest = 512 * 1024;
     CHECK(kit_set_auto_compact(0) == 1); // on by default

@@ -19,6 +19,13 @@
 
 namespace {
 
+// A new heap (REQUIREd: the tests need it).
+kit_heap* created(kit_heap* parent, size_t initial_bytes) {
+  kit_heap* heap = kit_heap_create(parent, initial_bytes);
+  REQUIRE(heap != nullptr);
+  return heap;
+}
+
 kit_stats of(kit_heap* heap) {
   kit_stats figures;
   std::memset(&figures, 0, sizeof figures);
@@ -110,8 +117,7 @@ void require_refused(kit_heap* bad, kit_heap* live) {
 TEST_SUITE("private heaps") {
   TEST_CASE("create under the main heap and nested; small and large blocks in each") {
     kit_stats main_start = of(nullptr);
-    kit_heap* heap = kit_heap_create(nullptr, 0);
-    REQUIRE(heap != nullptr);
+    kit_heap* heap = created(nullptr, 0);
     // The heap's record is an 88-byte block of the main heap (on a 64-bit host).
     kit_stats main_with_heap = of(nullptr);
     CHECK(main_with_heap.small.live_blocks == main_start.small.live_blocks + 1);
@@ -125,8 +131,7 @@ TEST_SUITE("private heaps") {
     CHECK(empty.memory_bytes == 0);
     CHECK(empty.malloc_calls == 0);
 
-    kit_heap* child = kit_heap_create(heap, 0);
-    REQUIRE(child != nullptr);
+    kit_heap* child = created(heap, 0);
     CHECK(child != heap);
     kit_stats main_with_both = of(nullptr);
     CHECK(main_with_both.small.live_blocks == main_start.small.live_blocks + 2);
@@ -190,8 +195,7 @@ TEST_SUITE("private heaps") {
 
   TEST_CASE("initial_bytes is reserved at once; an impossible reservation gives NULL") {
     constexpr size_t kInitial = 200000;
-    kit_heap* heap = kit_heap_create(nullptr, kInitial);
-    REQUIRE(heap != nullptr);
+    kit_heap* heap = created(nullptr, kInitial);
     kit_stats reserved = of(heap);
     CHECK(reserved.small.regions >= 1);
     CHECK(reserved.memory_bytes >= kInitial);
@@ -229,8 +233,7 @@ TEST_SUITE("private heaps") {
     kit_free(run);
     kit_stats before = global();
     REQUIRE(before.pages.fragment_words >= 21);
-    kit_heap* heap = kit_heap_create(nullptr, 5 << 16);
-    REQUIRE(heap != nullptr);
+    kit_heap* heap = created(nullptr, 5 << 16);
     CHECK(of(heap).memory_bytes >= (5 << 16));
     CHECK(global().grow_calls == before.grow_calls); // as kit_malloc(5 << 16) would not
     CHECK(kit_heap_drop(heap) == KIT_OK);
@@ -334,10 +337,8 @@ TEST_SUITE("private heaps") {
     uint32_t steady_grow_calls = 0;
     for (int round = 0; round < 6; ++round) {
       CAPTURE(round);
-      kit_heap* heap = kit_heap_create(nullptr, 0);
-      REQUIRE(heap != nullptr);
-      kit_heap* child = kit_heap_create(heap, 5000);
-      REQUIRE(child != nullptr);
+      kit_heap* heap = created(nullptr, 0);
+      kit_heap* child = created(heap, 5000);
       std::vector<Block> blocks = allocate(heap, sizes, 1);
       std::vector<Block> child_blocks = allocate(child, workload_sizes(300, 2), 5000);
       CHECK(of(heap).small.live_blocks == small_count(blocks));
@@ -374,10 +375,8 @@ TEST_SUITE("private heaps") {
   }
 
   TEST_CASE("merge: the blocks stay valid and become the parent's, with the free space") {
-    kit_heap* parent = kit_heap_create(nullptr, 0);
-    REQUIRE(parent != nullptr);
-    kit_heap* child = kit_heap_create(parent, 0);
-    REQUIRE(child != nullptr);
+    kit_heap* parent = created(nullptr, 0);
+    kit_heap* child = created(parent, 0);
     std::vector<Block> blocks = allocate(child, workload_sizes(500, 5), 11);
     kit_stats child_figures = of(child);
     kit_stats main_before = of(nullptr);
@@ -426,8 +425,7 @@ TEST_SUITE("private heaps") {
 
   TEST_CASE("merge into the main heap: the blocks are the main heap's, kit_free frees them") {
     kit_stats main_start = of(nullptr);
-    kit_heap* heap = kit_heap_create(nullptr, 0);
-    REQUIRE(heap != nullptr);
+    kit_heap* heap = created(nullptr, 0);
     std::vector<Block> blocks = allocate(heap, workload_sizes(200, 3), 77);
     kit_stats heap_figures = of(heap);
     CHECK(kit_heap_merge(heap) == KIT_OK);
@@ -457,18 +455,12 @@ TEST_SUITE("private heaps") {
     kit_stats main_start = of(nullptr);
     kit_stats global_start = global();
     SUBCASE("drop") {
-      kit_heap* parent = kit_heap_create(nullptr, 0);
-      REQUIRE(parent != nullptr);
-      kit_heap* child = kit_heap_create(parent, 1000);
-      REQUIRE(child != nullptr);
-      kit_heap* grandchild = kit_heap_create(child, 0);
-      REQUIRE(grandchild != nullptr);
-      kit_heap* great = kit_heap_create(grandchild, 70000);
-      REQUIRE(great != nullptr);
-      kit_heap* sibling = kit_heap_create(parent, 0);
-      REQUIRE(sibling != nullptr);
-      kit_heap* bystander = kit_heap_create(nullptr, 0);
-      REQUIRE(bystander != nullptr);
+      kit_heap* parent = created(nullptr, 0);
+      kit_heap* child = created(parent, 1000);
+      kit_heap* grandchild = created(child, 0);
+      kit_heap* great = created(grandchild, 70000);
+      kit_heap* sibling = created(parent, 0);
+      kit_heap* bystander = created(nullptr, 0);
       std::vector<Block> kept = allocate(bystander, workload_sizes(50, 1), 1);
       for (kit_heap* heap : {parent, child, grandchild, great, sibling})
         allocate(heap, workload_sizes(100, 2), 10);
@@ -489,14 +481,10 @@ TEST_SUITE("private heaps") {
       CHECK(kit_heap_drop(bystander) == KIT_OK);
     }
     SUBCASE("merge") {
-      kit_heap* parent = kit_heap_create(nullptr, 0);
-      REQUIRE(parent != nullptr);
-      kit_heap* child = kit_heap_create(parent, 0);
-      REQUIRE(child != nullptr);
-      kit_heap* grandchild = kit_heap_create(child, 0);
-      REQUIRE(grandchild != nullptr);
-      kit_heap* other_grandchild = kit_heap_create(child, 0);
-      REQUIRE(other_grandchild != nullptr);
+      kit_heap* parent = created(nullptr, 0);
+      kit_heap* child = created(parent, 0);
+      kit_heap* grandchild = created(child, 0);
+      kit_heap* other_grandchild = created(child, 0);
       std::vector<Block> parent_blocks = allocate(parent, workload_sizes(10, 0), 1);
       std::vector<Block> child_blocks = allocate(child, workload_sizes(20, 1), 100);
       std::vector<Block> grandchild_blocks = allocate(grandchild, workload_sizes(30, 1), 200);
@@ -532,15 +520,13 @@ TEST_SUITE("private heaps") {
   }
 
   TEST_CASE("a dropped, merged or forged heap is refused and nothing changes") {
-    kit_heap* live = kit_heap_create(nullptr, 0);
-    REQUIRE(live != nullptr);
+    kit_heap* live = created(nullptr, 0);
     void* live_block = kit_heap_malloc(live, 100);
     REQUIRE(live_block != nullptr);
     fill(live_block, 100, 3);
 
     SUBCASE("dropped") {
-      kit_heap* dropped = kit_heap_create(nullptr, 0);
-      REQUIRE(dropped != nullptr);
+      kit_heap* dropped = created(nullptr, 0);
       REQUIRE(kit_heap_malloc(dropped, 50) != nullptr);
       REQUIRE(kit_heap_drop(dropped) == KIT_OK);
       require_refused(dropped, live);
@@ -557,8 +543,7 @@ TEST_SUITE("private heaps") {
         kit_free(block);
     }
     SUBCASE("merged") {
-      kit_heap* merged = kit_heap_create(live, 0);
-      REQUIRE(merged != nullptr);
+      kit_heap* merged = created(live, 0);
       void* block = kit_heap_malloc(merged, 60);
       REQUIRE(block != nullptr);
       REQUIRE(kit_heap_merge(merged) == KIT_OK);
@@ -594,8 +579,7 @@ TEST_SUITE("private heaps") {
   // The checked build reports such a free to its failure hook (by default: a trap).
   TEST_CASE("freeing a block of a dropped heap is refused and corrupts nothing" *
             doctest::skip(KITALLOC_CHECKED)) {
-    kit_heap* heap = kit_heap_create(nullptr, 0);
-    REQUIRE(heap != nullptr);
+    kit_heap* heap = created(nullptr, 0);
     // Neighbouring large blocks, so that their freed runs merge on drop.
     std::vector<Block> blocks = allocate(heap, workload_sizes(200, 4), 1);
     std::vector<Block> more = allocate(heap, {40000, 40000, 70000, 16, 32, 48}, 500);
@@ -613,8 +597,7 @@ TEST_SUITE("private heaps") {
     CHECK(check() == "ok");
 
     // A new heap takes the pages again; the old pointers it has not handed out stay refused.
-    kit_heap* next = kit_heap_create(nullptr, 0);
-    REQUIRE(next != nullptr);
+    kit_heap* next = created(nullptr, 0);
     void* fresh = kit_heap_malloc(next, 64);
     REQUIRE(fresh != nullptr);
     fill(fresh, 64, 8);
@@ -642,8 +625,7 @@ TEST_SUITE("private heaps") {
     std::vector<std::vector<Block>> contents;
     for (int i = 0; i < 40; ++i) {
       kit_heap* parent = i % 3 == 0 ? nullptr : heaps[size_t(i) * 7 % heaps.size()];
-      kit_heap* heap = kit_heap_create(parent, size_t(i % 4) * 10000);
-      REQUIRE(heap != nullptr);
+      kit_heap* heap = created(parent, size_t(i % 4) * 10000);
       heaps.push_back(heap);
       contents.push_back(allocate(heap, workload_sizes(20 + size_t(i), i % 5 == 0), uint32_t(i)));
     }

@@ -136,7 +136,7 @@ void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fr
 // The newest parked block that holds `bytes` (see "Parked blocks" in allocator.hpp), now used
 // again; nullptr when there is none.
 void* Allocator::take_parked(size_t bytes) {
-  uint32_t bin = uint32_t(bytes + kWordBytes - 1) >> kParkedGrainShift;
+  uint32_t bin = parked_bin(uint32_t(word_count_for(bytes, kParkedGrainShift)) + 1);
   void* payload = parked_[bin];
   if (payload != nullptr)
     unlink_parked(bin, nullptr, payload);
@@ -463,8 +463,6 @@ bool Allocator::free(void* ptr) {
 
 Space& Allocator::space_of(const void* ptr) const {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
-  if (tag == kParkedTag)
-    return const_cast<Space&>(main_); // only the main heap parks blocks
   return tag == kLargeTag ? *large_run_of(ptr)->owner.value : *regions_[tag].owner;
 }
 

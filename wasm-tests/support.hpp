@@ -1,8 +1,10 @@
 // What the wasm-test programs (reliability.cpp, heaps_handles.cpp) share: EXPECT records the
 // first failing line (the program's result) and prints the first 20 failures where there is a
 // printf (KIT_FREESTANDING: none; include after <stdio.h> where there is one); deterministic
-// random numbers and the byte pattern blocks are filled with.
+// random numbers and the byte pattern blocks are filled with (random.hpp).
 #pragma once
+
+#include "random.hpp"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,21 +26,8 @@ void fail(int line, const char* condition) {
 #endif
 }
 
-// xorshift64: the same sequence on every target.
-struct Random {
-  uint64_t state;
-  uint32_t next() {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return uint32_t(state);
-  }
-  uint32_t below(uint32_t bound) { return next() % bound; }
-};
-
-unsigned char pattern_byte(uint32_t seed, size_t index) {
-  return static_cast<unsigned char>(seed * 31 + index * 7 + (index >> 8));
-}
+using kit_test::pattern_byte;
+using kit_test::Random;
 
 } // namespace
 

@@ -5,11 +5,10 @@
 //   message { kind: 'describe' } -> { jobs: [{ name, description, available }] }
 //   message { kind: 'run', job, seed, checked } -> { status, failure, figures, finalMemoryBytes }
 import { readFileSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { readCString, runOnFreshInstance, serve, statusName } from './jobs.mjs';
 
 const compiled = new WebAssembly.Module(readFileSync(workerData.file));
-// heaps_run's return values (Status in bench/heaps.cpp).
-const STATUS_NAMES = ['ok', 'out of memory', 'check failed', 'bad request'];
 
 async function instantiate() {
   const { WASI } = await import('node:wasi');
@@ -17,11 +16,6 @@ async function instantiate() {
   const instance = new WebAssembly.Instance(compiled, wasi.getImportObject());
   wasi.initialize(instance);
   return instance.exports;
-}
-
-function readCString(memory, ptr) {
-  const bytes = new Uint8Array(memory.buffer, ptr);
-  return Buffer.from(bytes.subarray(0, bytes.indexOf(0))).toString('latin1');
 }
 
 async function describe() {
@@ -38,9 +32,7 @@ async function describe() {
 }
 
 async function runJob({ job, seed, checked }) {
-  let exports;
-  try {
-    exports = await instantiate();
+  return runOnFreshInstance(instantiate, (exports) => {
     const status = exports.heaps_run(job, seed, checked ? 1 : 0);
     const figures = {};
     for (let i = 0; i < exports.heaps_figure_count(); ++i) {
@@ -49,25 +41,12 @@ async function runJob({ job, seed, checked }) {
       if (!Number.isNaN(value)) figures[readCString(exports.memory, exports.heaps_figure_name(i))] = value;
     }
     return {
-      status: STATUS_NAMES[status] ?? `status ${status}`,
+      status: statusName(status),
       failure: readCString(exports.memory, exports.heaps_failure()),
       figures,
       finalMemoryBytes: exports.memory.buffer.byteLength,
     };
-  } catch (error) {
-    return {
-      status: 'crashed',
-      failure: `${error?.name ?? 'error'}: ${error?.message ?? error}`,
-      finalMemoryBytes: exports?.memory.buffer.byteLength,
-    };
-  } finally {
-    exports = null;
-    // Drop the instance's memory now, not during the next job's timing.
-    globalThis.gc?.();
-  }
+  });
 }
 
-parentPort.on('message', async (message) => {
-  const reply = message.kind === 'describe' ? await describe() : await runJob(message);
-  parentPort.postMessage(reply);
-});
+serve(describe, runJob);

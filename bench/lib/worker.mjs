@@ -6,14 +6,13 @@
 //   message { kind: 'run', workload, seed, checked, traceOps? } -> a result (see runJob)
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { readCString, runOnFreshInstance, serve, statusName } from './jobs.mjs';
 import { OP_WORDS } from './traces.mjs';
 
 const { flavour, file } = workerData;
 const wasmFile = flavour === 'emscripten' ? file.replace(/\.js$/, '.wasm') : file;
 const compiled = new WebAssembly.Module(readFileSync(wasmFile));
-// bench_run's return values (Status in bench/harness.cpp).
-const STATUS_NAMES = ['ok', 'out of memory', 'check failed', 'bad request'];
 
 // Serves the current trace to the harness's bench_trace_read import, a chunk at a time.
 class TraceFeed {
@@ -56,11 +55,6 @@ async function instantiate(feed) {
   return module.asm;
 }
 
-function readCString(memory, ptr) {
-  const bytes = new Uint8Array(memory.buffer, ptr);
-  return Buffer.from(bytes.subarray(0, bytes.indexOf(0))).toString('latin1');
-}
-
 async function describe() {
   const exports = await instantiate(new TraceFeed());
   const workloads = [];
@@ -76,13 +70,11 @@ async function describe() {
 
 async function runJob({ workload, seed, checked, traceOps }) {
   const feed = new TraceFeed(traceOps);
-  let exports;
-  try {
-    exports = await instantiate(feed);
+  return runOnFreshInstance(() => instantiate(feed), (exports) => {
     feed.memory = exports.memory;
     const status = exports.bench_run(workload, seed, checked ? 1 : 0);
     return {
-      status: STATUS_NAMES[status] ?? `status ${status}`,
+      status: statusName(status),
       failure: readCString(exports.memory, exports.bench_failure()),
       elapsedNs: exports.bench_elapsed_ns(),
       operations: exports.bench_operations(),
@@ -90,21 +82,7 @@ async function runJob({ workload, seed, checked, traceOps }) {
       heapBase: exports.bench_heap_base(),
       finalMemoryBytes: exports.memory.buffer.byteLength,
     };
-  } catch (error) {
-    return {
-      status: 'crashed',
-      failure: `${error?.name ?? 'error'}: ${error?.message ?? error}`,
-      finalMemoryBytes: exports?.memory.buffer.byteLength,
-    };
-  } finally {
-    exports = null;
-    feed.memory = null;
-    // Drop the instance's memory now, not during the next job's timing.
-    globalThis.gc?.();
-  }
+  });
 }
 
-parentPort.on('message', async (message) => {
-  const reply = message.kind === 'describe' ? await describe() : await runJob(message);
-  parentPort.postMessage(reply);
-});
+serve(describe, runJob);
