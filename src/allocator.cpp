@@ -31,19 +31,6 @@ size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
   return (word_count + 1) * kWordBytes + gap;
 }
 
-constexpr size_t kParkedMaxBytes = (kParkedBins << kParkedGrainShift) - kWordBytes;
-
-// A parked block's link to the next parked block of its size: its payload's first bytes.
-void* next_parked(const void* payload) {
-  void* next;
-  __builtin_memcpy(&next, payload, sizeof next);
-  return next;
-}
-void link_parked(void* payload, void* next) { __builtin_memcpy(payload, &next, sizeof next); }
-
-// The list of a block of `units` words (header included), if its size is a multiple of 16.
-uint32_t parked_bin(uint32_t units) { return (units >> (kParkedGrainShift - kWordShift)) - 1; }
-
 // A block's payload words, copied (the blocks do not overlap).
 void copy_payload(void* to, const void* from) {
   uint32_t words = SimpleAllocator::usable_words(from);
@@ -117,61 +104,17 @@ void* Allocator::run_of_region(const SimpleAllocator* region) {
   return reinterpret_cast<void*>((uintptr_t(region) & ~kPageMask) + kWordBytes);
 }
 
-void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
-  *fresh = false;
+void* Allocator::alloc_block(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
+  if (fresh != nullptr)
+    *fresh = false;
   if (align_bits > kMaxAlignBits)
     return nullptr;
-  void* payload = nullptr;
-  if (&space == &main_ && bytes <= kParkedMaxBytes && align_bits <= kParkedGrainShift)
-    payload = take_parked(bytes);
-  if (payload == nullptr)
-    payload = bytes > kMaxAllocBytes
-                  ? alloc_large(space, bytes, align_bits, fresh)
-                  : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
+  void* payload = bytes > kMaxAllocBytes
+                      ? alloc_large(space, bytes, align_bits, fresh)
+                      : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
   if (payload != nullptr)
-    count_in_use(space, usable_size(payload), 0);
+    count_added(space, usable_size(payload));
   return payload;
-}
-
-// The newest parked block that holds `bytes` (see "Parked blocks" in allocator.hpp), now used
-// again; nullptr when there is none.
-void* Allocator::take_parked(size_t bytes) {
-  uint32_t bin = parked_bin(uint32_t(word_count_for(bytes, kParkedGrainShift)) + 1);
-  void* payload = parked_[bin];
-  if (payload != nullptr)
-    unlink_parked(bin, nullptr, payload);
-  return payload;
-}
-
-// Takes payload, which follows `before` (nullptr: the first) on its list, off it and makes it
-// its region's used block again.
-void Allocator::unlink_parked(uint32_t bin, void* before, void* payload) {
-  void* next = next_parked(payload);
-  if (before == nullptr)
-    parked_[bin] = next;
-  else
-    link_parked(before, next);
-  parked_count_[bin] -= 1;
-  parked_blocks_ -= 1;
-  SimpleAllocator::unpark(payload);
-}
-
-// Parks a block of the main heap being freed, if it is of a parked size and its list has room;
-// false, changing nothing, otherwise (and for a block region does not hold: dealloc says no).
-bool Allocator::park(void* ptr, const SimpleAllocator& region) {
-  uint32_t units = SimpleAllocator::block_units(ptr);
-  uint32_t bin = parked_bin(units);
-  constexpr uint32_t kGrainMask = (1u << kParkedGrainShift) - 1;
-  if ((units << kWordShift & kGrainMask) != 0 || bin >= kParkedBins ||
-      (uintptr_t(ptr) & kGrainMask) != 0 || parked_count_[bin] == kParkedPerBin ||
-      !region.holds_used_block(ptr))
-    return false;
-  SimpleAllocator::park(ptr);
-  link_parked(ptr, parked_[bin]);
-  parked_[bin] = ptr;
-  parked_count_[bin] += 1;
-  parked_blocks_ += 1;
-  return true;
 }
 
 // Gives every parked block back to its region (where it merges with free neighbours).
@@ -213,14 +156,6 @@ void Allocator::count_parked_as_free(RegionStats& figures) const {
     figures.fragment_words += parked_count_[bin] * ((bin + 1) << (kParkedGrainShift - kWordShift));
   figures.fragments += parked_blocks_;
   figures.live_blocks -= parked_blocks_;
-}
-
-void Allocator::count_in_use(Space& space, uint64_t added_bytes, uint64_t removed_bytes) {
-  space.bytes_in_use = space.bytes_in_use + added_bytes - removed_bytes;
-  space.peak_bytes = space.bytes_in_use > space.peak_bytes ? space.bytes_in_use : space.peak_bytes;
-  bytes_in_use_ = bytes_in_use_ + added_bytes - removed_bytes;
-  peak_bytes_ = bytes_in_use_ > peak_bytes_ ? bytes_in_use_ : peak_bytes_;
-  trip_peak_bytes_ = bytes_in_use_ > trip_peak_bytes_ ? bytes_in_use_ : trip_peak_bytes_;
 }
 
 // Places a block by place(), which may grow memory. With a hook set: first without growing,
@@ -402,7 +337,8 @@ void* Allocator::alloc_large(Space& space, size_t bytes, uint32_t align_bits, bo
   if (run == nullptr)
     return nullptr;
   auto* large = reinterpret_cast<LargeRun*>(uintptr_t(run) - kWordBytes);
-  *fresh = uintptr_t(large) >= clean_before;
+  if (fresh != nullptr)
+    *fresh = uintptr_t(large) >= clean_before;
   large->owner.value = &space;
   large->payload_offset = uint32_t(offset);
   large->prev.width = 0;
@@ -439,7 +375,7 @@ void Allocator::free_large(LargeRun* run) {
   large_pages_ -= pages;
 }
 
-bool Allocator::free(void* ptr) {
+bool Allocator::free_block(void* ptr) {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
   size_t bytes = usable_size(ptr);
   if (tag == kLargeTag) {
@@ -448,16 +384,15 @@ bool Allocator::free(void* ptr) {
       return false;
     Space& space = *run->owner.value;
     free_large(run);
-    count_in_use(space, 0, bytes);
+    count_removed(space, bytes);
     return true;
   }
   if (tag >= tag_limit_)
     return false;
   RegionSlot slot = regions_[tag];
-  if (slot.region == nullptr || slot.owner->handle_blocks ||
-      !((slot.owner == &main_ && park(ptr, *slot.region)) || slot.region->dealloc(ptr)))
+  if (slot.region == nullptr || slot.owner->handle_blocks || !slot.region->dealloc(ptr))
     return false;
-  count_in_use(*slot.owner, 0, bytes);
+  count_removed(*slot.owner, bytes);
   return true;
 }
 
@@ -489,8 +424,11 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
               (region->resize_in_place(ptr, word_count) ||
                (unpark_after(ptr, *region) && region->resize_in_place(ptr, word_count)));
   }
-  if (resized)
-    count_in_use(space_of(ptr), usable_size(ptr), old_bytes);
+  if (resized) {
+    Space& space = space_of(ptr);
+    count_removed(space, old_bytes);
+    count_added(space, usable_size(ptr));
+  }
   return resized;
 }
 
@@ -570,8 +508,7 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
 // A space's record and regions with room for initial_bytes; nullptr, with nothing changed but
 // memory grown, when they cannot all be had.
 Space* Allocator::reserve_space(size_t initial_bytes) {
-  bool fresh = false;
-  void* record = alloc(main_, sizeof(Space), 3, &fresh);
+  void* record = alloc(main_, sizeof(Space), 3, nullptr);
   if (record == nullptr)
     return nullptr;
   auto* space = new (record) Space;
@@ -674,15 +611,14 @@ void* Allocator::alloc_handle_block(size_t word_count) {
   // Blocks of multiples of 16 bytes, placed without alignment gaps: see allocator.hpp.
   void* payload = alloc_small(handles_, word_count, 2);
   if (payload != nullptr)
-    count_in_use(handles_, usable_size(payload), 0);
+    count_added(handles_, usable_size(payload));
   return payload;
 }
 
 void* Allocator::alloc_handle_large(size_t bytes) {
-  bool fresh = false;
-  void* payload = alloc_large(handles_, bytes, 4, &fresh);
+  void* payload = alloc_large(handles_, bytes, 4, nullptr);
   if (payload != nullptr)
-    count_in_use(handles_, usable_size(payload), 0);
+    count_added(handles_, usable_size(payload));
   return payload;
 }
 
@@ -692,7 +628,7 @@ void Allocator::free_handle_block(void* ptr) {
     free_large(large_run_of(ptr));
   else
     regions_[SimpleAllocator::tag_of(ptr)].region->dealloc(ptr);
-  count_in_use(handles_, 0, bytes);
+  count_removed(handles_, bytes);
 }
 
 // The pages above the region's bump area, given back to the page store; returns their bytes.

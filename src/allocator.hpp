@@ -109,15 +109,16 @@ public:
   void init(const Heap& heap);
 
   // bytes of payload aligned to 2^align_bits (up to kMaxAlignBits) in `space` (the main heap
-  // by default); nullptr when out of memory or the request cannot be met. *fresh is set when
-  // the memory was never written since it was grown (it reads as zeros).
-  void* alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
+  // by default); nullptr when out of memory or the request cannot be met. *fresh (unless
+  // fresh is nullptr) is set when the memory was never written since it was grown (it reads
+  // as zeros).
+  void* alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh); // parked first
   void* alloc(size_t bytes, uint32_t align_bits, bool* fresh) {
     return alloc(main_, bytes, align_bits, fresh);
   }
   // Frees a block from alloc, into its own space; returns false, changing nothing, for a
   // pointer this heap did not hand out (where that can be told: see README) or a handle block.
-  bool free(void* ptr);
+  bool free(void* ptr); // parks it if it can
   // Resizes in place to at least bytes, keeping the block's alignment class (small stays
   // small, large stays large); false when the room is not there.
   bool resize(void* ptr, size_t bytes, uint32_t align_bits);
@@ -181,9 +182,12 @@ private:
     Space* owner;
   };
 
+  // alloc and free without the parked lists.
+  void* alloc_block(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
+  bool free_block(void* ptr);
   void* take_parked(size_t bytes);
   void unlink_parked(uint32_t bin, void* before, void* payload);
-  bool park(void* ptr, const SimpleAllocator& region);
+  bool park(void* ptr);
   bool unpark_after(const void* ptr, SimpleAllocator& region);
   void unpark_all();
   void count_parked_as_free(RegionStats& figures) const;
@@ -213,7 +217,8 @@ private:
   static void* run_of(const void* large_payload);
   static LargeRun* large_run_of(const void* large_payload);
   static void* run_of_region(const SimpleAllocator* region);
-  void count_in_use(Space& space, uint64_t added_bytes, uint64_t removed_bytes);
+  void count_added(Space& space, uint64_t bytes);
+  void count_removed(Space& space, uint64_t bytes);
   bool in_heap(const void* ptr) const;
   template <typename Visit> void for_each_space(Visit visit) const;
   const char* check_space(const Space& space) const;
@@ -252,5 +257,101 @@ private:
   uint16_t free_tags_[kMaxRegionTag + 1] = {};
   alignas(8) unsigned char span_states_[kMaxSpans][sizeof(SimpleAllocator)] = {};
 };
+
+// ── The parked lists: what most malloc and free calls do, so it is here, to inline ───────────
+inline constexpr size_t kParkedMaxBytes = (kParkedBins << kParkedGrainShift) - kWordBytes;
+
+// A parked block's link to the next parked block of its size: its payload's first bytes.
+inline void* next_parked(const void* payload) {
+  void* next;
+  __builtin_memcpy(&next, payload, sizeof next);
+  return next;
+}
+inline void link_parked(void* payload, void* next) {
+  __builtin_memcpy(payload, &next, sizeof next);
+}
+// The list of a block of `units` words (header included), if its size is a multiple of 16.
+inline uint32_t parked_bin(uint32_t units) {
+  return (units >> (kParkedGrainShift - kWordShift)) - 1;
+}
+// Bytes a parked block of that list holds.
+inline uint32_t parked_payload_bytes(uint32_t bin) {
+  return ((bin + 1) << kParkedGrainShift) - kWordBytes;
+}
+
+[[gnu::always_inline]] inline void* Allocator::alloc(Space& space, size_t bytes,
+                                                     uint32_t align_bits, bool* fresh) {
+  if (&space == &main_ && bytes <= kParkedMaxBytes && align_bits <= kParkedGrainShift)
+    if (void* payload = take_parked(bytes)) {
+      if (fresh != nullptr)
+        *fresh = false;
+      return payload;
+    }
+  return alloc_block(space, bytes, align_bits, fresh);
+}
+
+[[gnu::always_inline]] inline bool Allocator::free(void* ptr) {
+  return park(ptr) || free_block(ptr);
+}
+
+// The newest parked block that holds `bytes` (the smallest list that does), now used again;
+// nullptr when there is none.
+[[gnu::always_inline]] inline void* Allocator::take_parked(size_t bytes) {
+  auto bin = uint32_t((bytes + kWordBytes - 1) >> kParkedGrainShift);
+  void* payload = parked_[bin];
+  if (payload != nullptr) {
+    unlink_parked(bin, nullptr, payload);
+    count_added(main_, parked_payload_bytes(bin));
+  }
+  return payload;
+}
+
+// Takes payload, which follows `before` (nullptr: the first) on its list, off it and makes it
+// its region's used block again.
+inline void Allocator::unlink_parked(uint32_t bin, void* before, void* payload) {
+  void* next = next_parked(payload);
+  if (before == nullptr)
+    parked_[bin] = next;
+  else
+    link_parked(before, next);
+  parked_count_[bin] -= 1;
+  parked_blocks_ -= 1;
+  SimpleAllocator::unpark(payload);
+}
+
+// Parks a block of the main heap being freed, if it is of a parked size and its list has room;
+// false, changing nothing, otherwise (and for anything that is not a used block of a region
+// of the main heap, as far as its header tells).
+[[gnu::always_inline]] inline bool Allocator::park(void* ptr) {
+  constexpr uint32_t kGrainMask = (1u << kParkedGrainShift) - 1;
+  uint32_t header_word = static_cast<const Word*>(ptr)[-1];
+  uint32_t tag = header_word >> kTagShift;
+  uint32_t units = units_of(header_word);
+  uint32_t bin = parked_bin(units);
+  if ((units << kWordShift & kGrainMask) != 0 || bin >= kParkedBins ||
+      (uintptr_t(ptr) & kGrainMask) != 0 || tag >= tag_limit_ || regions_[tag].owner != &main_ ||
+      parked_count_[bin] == kParkedPerBin || !regions_[tag].region->holds_own_used_block(ptr))
+    return false;
+  SimpleAllocator::park(ptr);
+  link_parked(ptr, parked_[bin]);
+  parked_[bin] = ptr;
+  parked_count_[bin] += 1;
+  parked_blocks_ += 1;
+  count_removed(main_, parked_payload_bytes(bin));
+  return true;
+}
+
+inline void Allocator::count_added(Space& space, uint64_t bytes) {
+  space.bytes_in_use += bytes;
+  space.peak_bytes = space.bytes_in_use > space.peak_bytes ? space.bytes_in_use : space.peak_bytes;
+  bytes_in_use_ += bytes;
+  peak_bytes_ = bytes_in_use_ > peak_bytes_ ? bytes_in_use_ : peak_bytes_;
+  trip_peak_bytes_ = bytes_in_use_ > trip_peak_bytes_ ? bytes_in_use_ : trip_peak_bytes_;
+}
+
+inline void Allocator::count_removed(Space& space, uint64_t bytes) {
+  space.bytes_in_use -= bytes;
+  bytes_in_use_ -= bytes;
+}
 
 } // namespace kit

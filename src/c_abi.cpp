@@ -12,11 +12,15 @@ namespace {
 constinit Allocator global;
 constinit bool ready = false;
 
+// Out of line, so that the calls that find the heap ready need no stack frame.
+[[gnu::noinline, gnu::cold]] void init_heap() {
+  global.init(platform_heap());
+  ready = true;
+}
+
 Allocator& heap() {
-  if (!ready) {
-    global.init(platform_heap());
-    ready = true;
-  }
+  if (!ready) [[unlikely]]
+    init_heap();
   return global;
 }
 
@@ -70,13 +74,15 @@ template <typename... Numbers> void* traced(char operation, void* ptr, Numbers..
 }
 
 // A block for `size` bytes in `space` (sealed in the checked build), or nullptr; sets no errno.
-void* allocate(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
+// Inlined, so that only calloc gives `fresh` an address (and a stack frame).
+[[gnu::always_inline]] inline void* allocate(size_t size, uint32_t align_bits, bool zeroed,
+                                             Space& space) {
   count_request(size);
   size_t request = size;
   if (checked::kEnabled && !checked::padded_size(size, &request))
     return nullptr;
   bool fresh = false;
-  void* ptr = heap().alloc(space, request, align_bits, &fresh);
+  void* ptr = heap().alloc(space, request, align_bits, zeroed ? &fresh : nullptr);
   if (ptr == nullptr)
     return nullptr;
   if (zeroed && !fresh)
@@ -113,7 +119,7 @@ Space* space_of(kit_heap* heap_handle) {
 
 // Frees a block the caller already verified (checked build) or that kitalloc cannot tell is
 // bad; false, changing nothing, for a pointer it can.
-bool release(void* ptr) {
+[[gnu::always_inline]] inline bool release(void* ptr) {
   if (!heap().free(ptr))
     return false;
   if constexpr (checked::kEnabled)

@@ -37,8 +37,7 @@ bool Handles::grow_table(Allocator& heap) {
     capacity = kIndexMask + 1;
   if (capacity <= capacity_)
     return false;
-  bool fresh = false;
-  auto* table = static_cast<Entry*>(heap.alloc(capacity * sizeof(Entry), 3, &fresh));
+  auto* table = static_cast<Entry*>(heap.alloc(capacity * sizeof(Entry), 3, nullptr));
   if (table == nullptr)
     return false;
   for (uint32_t index = 0; index < used_ && table_ != nullptr; ++index)

@@ -4,20 +4,11 @@
 namespace kit {
 namespace {
 
-constexpr uint32_t kFree = 1;
-constexpr uint32_t kPrevFree = 2;
-constexpr uint32_t kFlagBits = 2;
-constexpr uint32_t kSizeField = kMaxBlockUnits << kFlagBits;
 // Words of a free block after the header.
 constexpr uint32_t kNextLink = 1;
 constexpr uint32_t kPrevLink = 2;
-// A parked block's region tag waits in its fourth word, past the parker's link.
-constexpr uint32_t kParkedTagWord = 3;
 
 constexpr uint32_t header(uint32_t units, uint32_t flags) { return units << kFlagBits | flags; }
-constexpr uint32_t units_of(uint32_t header_word) {
-  return (header_word & kSizeField) >> kFlagBits;
-}
 constexpr uint32_t with_units(uint32_t header_word, uint32_t units) {
   return (header_word & ~kSizeField) | units << kFlagBits;
 }
@@ -70,27 +61,11 @@ SimpleAllocator* SimpleAllocator::create_page_store(void* state, uintptr_t base,
   return store;
 }
 
-Word& SimpleAllocator::word_at(uint32_t block, uint32_t index) const {
-  return reinterpret_cast<Word*>(address_of(block))[index];
-}
-
 Word& SimpleAllocator::footer_of(uint32_t block, uint32_t units) const {
   return reinterpret_cast<Word*>(address_of(block + units))[-1];
 }
 
-uint32_t SimpleAllocator::block_of(const void* ptr) const {
-  return uint32_t((uintptr_t(ptr) - kWordBytes - base_.value) >> unit_shift_);
-}
-
 void* SimpleAllocator::payload_of(uint32_t block) const { return &word_at(block, 1); }
-
-// 16 bytes: a header, two links and a footer.
-uint32_t SimpleAllocator::min_units() const { return ((kMinBlockBytes - 1) >> unit_shift_) + 1; }
-
-bool SimpleAllocator::contains(const void* ptr) const {
-  uintptr_t offset = uintptr_t(ptr) - base_.value; // wraps for ptr below the region
-  return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
-}
 
 // Units to skip before `block` so the payload gets align_bits: 0, or a gap big enough to be a
 // free block of its own, so nothing is lost to alignment.
@@ -234,21 +209,9 @@ void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_
 
 // The region holding ptr as the payload of one of its used blocks, or nullptr.
 SimpleAllocator* SimpleAllocator::owner_of(const void* ptr) const {
-  for (auto* region = const_cast<SimpleAllocator*>(this); region; region = region->next()) {
-    if (!region->contains(ptr))
-      continue;
-    uint32_t block = region->block_of(ptr);
-    uintptr_t unit_mask = (uintptr_t(1) << region->unit_shift_) - 1;
-    if (((uintptr_t(ptr) - kWordBytes - region->base_.value) & unit_mask) != 0 ||
-        block < region->heap_start_ || block >= region->unused_start_)
-      return nullptr;
-    uint32_t header_word = region->word_at(block, 0);
-    uint32_t units = units_of(header_word);
-    if ((header_word & kFree) || (header_word & ~kSizeField & ~kPrevFree) != region->tag_bits_ ||
-        units < region->min_units() || units > region->unused_start_ - block)
-      return nullptr;
-    return region;
-  }
+  for (auto* region = const_cast<SimpleAllocator*>(this); region; region = region->next())
+    if (region->contains(ptr))
+      return region->holds_own_used_block(ptr) ? region : nullptr;
   return nullptr;
 }
 
@@ -272,37 +235,6 @@ bool SimpleAllocator::dealloc(void* ptr) {
 
 bool SimpleAllocator::dealloc(void* ptr, size_t word_count) {
   return owner_of(ptr) != nullptr && word_count <= usable_words(ptr) && dealloc(ptr);
-}
-
-uint32_t SimpleAllocator::block_units(const void* ptr) {
-  return units_of(static_cast<const Word*>(ptr)[-1]);
-}
-
-uint32_t SimpleAllocator::usable_words(const void* ptr) { return block_units(ptr) - 1; }
-
-uint32_t SimpleAllocator::tag_of(const void* ptr) {
-  return static_cast<const Word*>(ptr)[-1] >> kTagShift;
-}
-
-bool SimpleAllocator::header_says_free(const void* ptr) {
-  return (static_cast<const Word*>(ptr)[-1] & kFree) || is_parked(ptr);
-}
-
-void SimpleAllocator::park(void* ptr) {
-  Word* header = static_cast<Word*>(ptr) - 1;
-  header[kParkedTagWord] = *header >> kTagShift;
-  *header = (*header & ~(kLargeTag << kTagShift)) | kParkedTag << kTagShift;
-}
-
-uint32_t SimpleAllocator::parked_region_tag(const void* ptr) {
-  return static_cast<const Word*>(ptr)[kParkedTagWord - 1];
-}
-
-uint32_t SimpleAllocator::unpark(void* ptr) {
-  Word* header = static_cast<Word*>(ptr) - 1;
-  uint32_t tag = parked_region_tag(ptr);
-  *header = (*header & ~(kLargeTag << kTagShift)) | tag << kTagShift;
-  return tag;
 }
 
 bool SimpleAllocator::resize_in_place(void* ptr, size_t word_count) {

@@ -101,6 +101,17 @@ inline constexpr uint32_t kTagShift = 2 + kSizeBits;
 inline constexpr uint32_t kLargeTag = (1u << (32 - kTagShift)) - 1; // 2047
 inline constexpr uint32_t kParkedTag = kLargeTag - 1;
 inline constexpr uint32_t kMaxRegionTag = kParkedTag - 1;
+// A header word's fields (see "Blocks" above).
+inline constexpr uint32_t kFree = 1;
+inline constexpr uint32_t kPrevFree = 2;
+inline constexpr uint32_t kFlagBits = 2;
+inline constexpr uint32_t kSizeField = kMaxBlockUnits << kFlagBits;
+// A parked block's region tag waits in its fourth word, past the parker's link.
+inline constexpr uint32_t kParkedTagWord = 3;
+
+constexpr uint32_t units_of(uint32_t header_word) {
+  return (header_word & kSizeField) >> kFlagBits;
+}
 
 // A pointer or address stored in 8 bytes on every target, so that what holds it (a region's
 // state, a large run's header) has one layout on wasm32 and on a 64-bit host.
@@ -204,6 +215,8 @@ public:
   // Whether ptr is where the payload of a used block of this region or a later one in the
   // chain starts, as far as headers tell (what dealloc accepts). O(1) per region.
   bool holds_used_block(const void* ptr) const { return owner_of(ptr) != nullptr; }
+  // The same for this region alone (not the chain).
+  bool holds_own_used_block(const void* ptr) const;
   // Calls visit for every block of this region (not the chain) in address order, with the
   // block's start (its header), its size in bytes and whether it is free. O(blocks). visit may
   // free the block it is given (it reads the block's size before calling), nothing else.
@@ -264,5 +277,68 @@ private:
 };
 
 static_assert(sizeof(SimpleAllocator) == 312, "region state must be the same on every target");
+
+// What the layers above call per malloc and free is defined here, so that it inlines.
+
+inline Word& SimpleAllocator::word_at(uint32_t block, uint32_t index) const {
+  return reinterpret_cast<Word*>(address_of(block))[index];
+}
+
+inline uint32_t SimpleAllocator::block_of(const void* ptr) const {
+  return uint32_t((uintptr_t(ptr) - kWordBytes - base_.value) >> unit_shift_);
+}
+
+// 16 bytes: a header, two links and a footer.
+inline uint32_t SimpleAllocator::min_units() const {
+  return ((kMinBlockBytes - 1) >> unit_shift_) + 1;
+}
+
+inline bool SimpleAllocator::contains(const void* ptr) const {
+  uintptr_t offset = uintptr_t(ptr) - base_.value; // wraps for ptr below the region
+  return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
+}
+
+inline bool SimpleAllocator::holds_own_used_block(const void* ptr) const {
+  uintptr_t offset = uintptr_t(ptr) - kWordBytes - base_.value; // wraps for ptr below the region
+  uintptr_t block = offset >> unit_shift_;
+  uintptr_t unit_mask = (uintptr_t(1) << unit_shift_) - 1;
+  if ((offset & unit_mask) != 0 || block - heap_start_ >= uintptr_t(unused_start_ - heap_start_))
+    return false;
+  uint32_t header_word = word_at(uint32_t(block), 0);
+  uint32_t units = units_of(header_word);
+  return (header_word & ~kSizeField & ~kPrevFree) == tag_bits_ && units >= min_units() &&
+         units <= unused_start_ - block;
+}
+
+inline uint32_t SimpleAllocator::block_units(const void* ptr) {
+  return units_of(static_cast<const Word*>(ptr)[-1]);
+}
+
+inline uint32_t SimpleAllocator::usable_words(const void* ptr) { return block_units(ptr) - 1; }
+
+inline uint32_t SimpleAllocator::tag_of(const void* ptr) {
+  return static_cast<const Word*>(ptr)[-1] >> kTagShift;
+}
+
+inline bool SimpleAllocator::header_says_free(const void* ptr) {
+  return (static_cast<const Word*>(ptr)[-1] & kFree) || is_parked(ptr);
+}
+
+inline void SimpleAllocator::park(void* ptr) {
+  Word* header = static_cast<Word*>(ptr) - 1;
+  header[kParkedTagWord] = *header >> kTagShift;
+  *header = (*header & ~(kLargeTag << kTagShift)) | kParkedTag << kTagShift;
+}
+
+inline uint32_t SimpleAllocator::parked_region_tag(const void* ptr) {
+  return static_cast<const Word*>(ptr)[kParkedTagWord - 1];
+}
+
+inline uint32_t SimpleAllocator::unpark(void* ptr) {
+  Word* header = static_cast<Word*>(ptr) - 1;
+  uint32_t tag = parked_region_tag(ptr);
+  *header = (*header & ~(kLargeTag << kTagShift)) | tag << kTagShift;
+  return tag;
+}
 
 } // namespace kit
