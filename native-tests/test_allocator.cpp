@@ -140,12 +140,16 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
-  TEST_CASE("memory grows in few calls: 256 MiB in large blocks") {
+  TEST_CASE("memory grows exactly below 64 MiB, then in few calls: 256 MiB in large blocks") {
     Fixture heap;
     size_t total = 0;
     while (total < (size_t(256) << 20)) {
       REQUIRE(heap.alloc(1 << 20) != nullptr);
       total += 1 << 20;
+      if (heap.memory.size() < (size_t(kit::kGrowAheadFromPages) << 16)) {
+        CAPTURE(total);
+        REQUIRE(heap.allocator.stats().pages.unused_words == 0); // nothing grown ahead
+      }
     }
     kit_stats stats = heap.allocator.stats();
     INFO("grow calls: ", stats.grow_calls);

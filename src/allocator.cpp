@@ -162,11 +162,11 @@ void Allocator::count_parked_as_free(RegionStats& figures) const {
 // then after the hook had its chance, then growing.
 template <typename Place>
 void* Allocator::place_compacting_first(const Space& space, size_t bytes, Place place) {
-  if (before_growth_ == nullptr || !growth_allowed_)
+  if (before_growth_ == nullptr || growth_paused_)
     return place();
-  growth_allowed_ = false;
+  growth_paused_ = true;
   void* payload = place();
-  growth_allowed_ = true;
+  growth_paused_ = false;
   if (payload != nullptr)
     return payload;
   before_growth_(before_growth_context_, space, bytes);
@@ -287,10 +287,12 @@ uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
 }
 
 bool Allocator::grow_memory(uint32_t pages_missing) {
-  if (heap_.grow == nullptr || !growth_allowed_)
+  if (heap_.grow == nullptr || growth_paused_)
     return false;
   uint32_t owned_pages = uint32_t((memory_end_ - heap_.begin) >> kPageShift);
-  uint32_t ahead = owned_pages / 8 < kMaxGrowStepPages ? owned_pages / 8 : kMaxGrowStepPages;
+  uint32_t ahead = owned_pages < kGrowAheadFromPages     ? 0
+                   : owned_pages / 8 < kMaxGrowStepPages ? owned_pages / 8
+                                                         : kMaxGrowStepPages;
   uint32_t step = pages_missing > ahead ? pages_missing : ahead;
   uintptr_t new_end = 0;
   uintptr_t start = try_grow(step, &new_end);
@@ -482,9 +484,9 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
     return nullptr;
   // From the free page runs there are first; failing that, memory grows once for all of it
   // (never in steps that could stop halfway) and the reservation is made again.
-  growth_allowed_ = false;
+  growth_paused_ = true;
   Space* space = reserve_space(initial_bytes);
-  growth_allowed_ = true;
+  growth_paused_ = false;
   if (space == nullptr) {
     size_t last_room = initial_bytes - (regions != 0 ? regions - 1 : 0) * kRegionRoom;
     size_t pages = regions == 0 ? 0

@@ -40,10 +40,13 @@
 //   room, the newest region's run grows in place if it is at the top of the page store (up to
 //   2 MiB), else a new region starts in a new run.
 // - Large blocks: a run of whole pages.
-// - Memory grows when the page store has no room: by what is missing, but at least 1/8 of the
-//   memory we own (capped at 16 MiB), so that a heap of N pages grows in O(log N) calls. At
-//   most 1/8 of memory (and at most 16 MiB) is ever grown ahead of need. If that much cannot
-//   be had, exactly what is missing is tried before failing. Before growing, a hook (set by
+// - Memory grows when the page store has no room: by exactly what is missing while we own less
+//   than 64 MiB (there a memory.grow costs tens of microseconds, and memory grown ahead would
+//   be memory a program never uses); from 64 MiB on, where each memory.grow costs a garbage
+//   collection of the engine's (0.2-0.5 ms in V8), by at least 1/8 of the memory we own
+//   (capped at 16 MiB), so that a big heap grows in O(log N) calls. So at most 1/8 of memory
+//   (and at most 16 MiB) is ever grown ahead of need, and none below 64 MiB. If that much
+//   cannot be had, exactly what is missing is tried before failing. Before growing, a hook (set by
 //   the handle layer) may compact handle regions: the allocation is first tried without
 //   growth, then after the hook, then with growth.
 // - Memory grown by someone else between our calls is not ours: the next growth that is not
@@ -60,7 +63,8 @@ namespace kit {
 
 inline constexpr uint32_t kPageBytes = 1u << kPageShift;
 inline constexpr uint32_t kMaxSpans = 8;
-inline constexpr uint32_t kMaxGrowStepPages = 256; // 16 MiB
+inline constexpr uint32_t kMaxGrowStepPages = 256;    // 16 MiB
+inline constexpr uint32_t kGrowAheadFromPages = 1024; // 64 MiB
 inline constexpr uint32_t kLargeHeaderBytes = 64;
 inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset in its run
 inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
@@ -246,7 +250,7 @@ private:
   uint64_t trip_peak_bytes_ = 0;
   uint32_t grow_calls_ = 0;
   uint32_t grown_pages_ = 0;
-  bool growth_allowed_ = true;
+  bool growth_paused_ = false; // not "allowed = true": a state of all zeros stays out of .data
   const Space* known_live_ = nullptr; // the last private heap is_live found live
   BeforeGrowth before_growth_ = nullptr;
   void* before_growth_context_ = nullptr;

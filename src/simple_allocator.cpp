@@ -136,39 +136,42 @@ void SimpleAllocator::release(uint32_t block, uint32_t units) {
 void* SimpleAllocator::alloc(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  uint32_t units = at_least(uint32_t(word_count) + 1, kMinBlockWords);
-  for (SimpleAllocator* region = this; region != nullptr; region = region->next())
-    if (void* payload = region->alloc_here(units, align_bits))
-      return payload;
-  return nullptr;
+  return alloc_in_chain(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits, true);
 }
 
 void* SimpleAllocator::alloc_free_block(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  uint32_t units = at_least(uint32_t(word_count) + 1, kMinBlockWords);
-  for (SimpleAllocator* region = this; region != nullptr; region = region->next())
-    if (void* payload = region->alloc_here(units, align_bits, false))
-      return payload;
-  return nullptr;
+  return alloc_in_chain(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits, false);
 }
 
 void* SimpleAllocator::alloc_local(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  return alloc_here(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits);
+  uint32_t units = at_least(uint32_t(word_count) + 1, kMinBlockWords);
+  void* payload = take_free(units, align_bits);
+  return payload != nullptr ? payload : take_bump(units, align_bits);
 }
 
 void* SimpleAllocator::alloc_units(size_t units) {
   if (units == 0 || units > kMaxBlockUnits)
     return nullptr;
+  return alloc_in_chain(at_least(uint32_t(units), min_units()), 0, true);
+}
+
+// A free block anywhere in the chain before any bump area: a bump area left alone is what
+// lets a region, and memory, stay small.
+void* SimpleAllocator::alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump) {
   for (SimpleAllocator* region = this; region != nullptr; region = region->next())
-    if (void* payload = region->alloc_here(at_least(uint32_t(units), min_units()), 0))
+    if (void* payload = region->take_free(units, align_bits))
+      return payload;
+  for (SimpleAllocator* region = this; may_bump && region != nullptr; region = region->next())
+    if (void* payload = region->take_bump(units, align_bits))
       return payload;
   return nullptr;
 }
 
-void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_bump) {
+void* SimpleAllocator::take_free(uint32_t units, uint32_t align_bits) {
   // The head of each non-empty class from the request's own up: past the first one or two,
   // only an alignment gap can make a head not fit, and the loop ends at 64 classes.
   uint64_t candidates = nonempty_classes_ & (~uint64_t(0) << size_class(units));
@@ -193,9 +196,10 @@ void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_
     }
     candidates &= candidates - 1;
   }
-  if (!may_bump)
-    return nullptr;
+  return nullptr;
+}
 
+void* SimpleAllocator::take_bump(uint32_t units, uint32_t align_bits) {
   uint32_t start = unused_start_;
   uint32_t gap = gap_for(start, align_bits);
   if (gap + units > end_ - start)

@@ -303,13 +303,14 @@ void merges() {
     merged += count;
     EXPECT(verify_blocks(merged_blocks, merged) == 0);
   }
-  // results frees half of them, and allocates into its own free space without new memory.
+  // results frees half of them, and allocates into its own free space: its memory ends as it
+  // was. (Memory as a whole may grow: the freed large runs went back to the shared page store,
+  // whose good fit may split a run a later request needed, and memory grows exactly.)
   uint64_t results_memory = HEAP_STATS(results).memory_bytes;
   for (uint32_t i = 0; i < merged; i += 2) {
     kit_heap_free(results, merged_blocks[i].ptr);
     merged_blocks[i].ptr = nullptr;
   }
-  uint32_t grow_calls = stats().grow_calls;
   for (uint32_t i = 0; i < merged; i += 2) {
     size_t size = merged_blocks[i].size;
     merged_blocks[i].ptr = kit_heap_malloc(results, size);
@@ -318,7 +319,6 @@ void merges() {
       fill(merged_blocks[i].ptr, size, merged_blocks[i].seed);
   }
   EXPECT(HEAP_STATS(results).memory_bytes == results_memory);
-  EXPECT(stats().grow_calls == grow_calls);
   EXPECT(verify_blocks(merged_blocks, merged) == 0);
   EXPECT(consistent());
   // Nesting: drop takes the whole tree.

@@ -54,7 +54,8 @@
 // `nonempty_classes` is set iff list c is non-empty. Link offsets are 0 for "none" (offset 0
 // is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
-// non-empty class (every block there fits): good fit in O(1), never a list walk.
+// non-empty class (every block there fits): good fit in O(1), never a list walk. A chain of
+// regions is searched for a free block in every region before any bump area is taken from.
 //
 // ── Invariants (checked by SimpleAllocator::check) ──────────────────────────────────────────
 //  I1  heap_start <= every block < unused_start <= end; blocks tile [heap_start, unused_start).
@@ -253,7 +254,9 @@ private:
   uint32_t min_units() const;
   uint32_t gap_for(uint32_t block, uint32_t align_bits) const;
 
-  void* alloc_here(uint32_t units, uint32_t align_bits, bool may_bump = true);
+  void* alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump);
+  void* take_free(uint32_t units, uint32_t align_bits);
+  void* take_bump(uint32_t units, uint32_t align_bits);
   void make_used(uint32_t block, uint32_t units, bool prev_free);
   void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
