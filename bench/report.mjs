@@ -420,22 +420,30 @@ ${table(['bar', 'measured', ''], bars())}
 Why the bars above that are not met are not met, and what would meet them:
 - **Speed (2.0×).** Every allocator's time includes the harness's own work per operation (the
   slot table, writing and reading back each block's first and last byte, the loop): the
-  faster the allocator, the more of what is measured is the harness. kitalloc's small blocks go
-  through three layers (C ABI, global heap, core). Freed blocks of 16..256 B are parked on a
-  LIFO list of their size and reused in O(1) (\`src/allocator.hpp\`, "Parked blocks"): churn and
-  small batches are mostly that. What is left on that path is bookkeeping dlmalloc does not
-  do: five 64-bit counters per call (bytes in use and the peaks, per heap and overall) and the
-  check that a pointer being freed is a live block of its region. Deriving the counters when
-  statistics are read, and one combined check-and-park step, would cut most of it.
-- **Code size (1,200 B).** The malloc family here brings the region chain, the page store
-  with its growth policy, the spans, statistics and the parked lists. A module of that size
-  needs a separate minimal flavour (one growing region, no page store or statistics); there is
-  none yet.
+  faster the allocator, the more of what is measured is the harness, so 2.0× in these tables
+  needs an allocator far more than twice as fast. kitalloc's malloc and free of 16..256 B
+  mostly take and park blocks on per-size LIFO lists (\`src/allocator.hpp\`, "Parked
+  blocks"), inlined into the C ABI: no split, no merge, no call below it. What that path still
+  does that dlmalloc's does not: it checks that a pointer being freed is a live block of a
+  region of the main heap (a bad or double free is refused, not absorbed) and keeps the
+  figures \`kit_get_stats\` reports (bytes in use and their peaks, calls). Dropping either would
+  trade the reliability issue's guarantees for speed; the issue forbids that. Random actions
+  (up to 10,000 B) spend most of their time on cache misses of the blocks they touch.
+- **Code size (1,200 B).** The table under "Code size" has the floor of this design: the
+  malloc family on kitalloc's core alone (one 2 MiB region, no page store, large blocks,
+  statistics or parked lists; \`bench/size_core.cpp\`) is already above 1,200 B. Boundary
+  tags with 64 size classes, alignment gaps that become free blocks, in-place resizing and
+  the pointer checks take that much; a module of 1,200 B needs a different, simpler core (a
+  bump pointer with size-class free lists, as lol_alloc or walloc), with their trade-offs.
 - **Final memory.** A large block is a run of whole 64 KiB pages with its 64-byte header inside
   the run, so a block of exactly 1 MiB takes 17 pages (heap growth, vector growth, large
-  blocks); memory grows ahead of need by up to 1/8 of what kitalloc owns, so small differences
-  in the peak can cost a whole growth step (random actions, churn). Page-aligned payloads with
-  the header kept aside, and exact growth for large requests, would remove most of it.
+  blocks); page-aligned payloads with the header kept in a side table would remove most of
+  that. Below 64 MiB memory grows by exactly what is missing, as dlmalloc's does; from there
+  by 1/8 of memory ahead (fewer \`memory.grow\` calls, each a garbage collection in V8).
+  On the small workloads kitalloc ends a page or two (64 KiB each) above dlmalloc: its static
+  state (about 23 KB, mostly the table of region tags) sits below \`__heap_base\` and counts,
+  and the rest is a few percent more fragmentation than dlmalloc's best fit, not yet
+  analysed further.
 
 ## Speed
 

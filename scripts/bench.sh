@@ -135,6 +135,12 @@ freestanding_module "empty module" freestanding-empty
 freestanding_module "kitalloc (-Oz)" freestanding-kitalloc-oz build/bench-wasm32-oz/libkitalloc.a
 freestanding_module "kitalloc (Release, -O3)" freestanding-kitalloc build/bench-wasm32/libkitalloc.a
 freestanding_module "bump (-Oz)" freestanding-bump "$size/bump-freestanding.o"
+# The design's floor: the malloc family on the core alone (bench/size_core.cpp).
+core_flags=(-Oz -std=c++20 -fno-exceptions -fno-rtti -fno-builtin -Iinclude)
+quietly "${freestanding_c[@]}" "${core_flags[@]}" -c bench/size_core.cpp -o "$size/core-family.o"
+quietly "${freestanding_c[@]}" "${core_flags[@]}" -c src/simple_allocator.cpp -o "$size/core.o"
+freestanding_module "kitalloc's core alone (-Oz; one 2 MiB region)" freestanding-core \
+  "$size/core-family.o" "$size/core.o"
 
 # wasi_module <label> <file name> [inputs...]: no inputs and `dlmalloc` = wasi-libc's malloc.
 wasi_module() {

@@ -75,8 +75,7 @@ template <typename... Numbers> void* traced(char operation, void* ptr, Numbers..
 
 // A block for `size` bytes in `space` (sealed in the checked build), or nullptr; sets no errno.
 // Inlined, so that only calloc gives `fresh` an address (and a stack frame).
-[[gnu::always_inline]] inline void* allocate(size_t size, uint32_t align_bits, bool zeroed,
-                                             Space& space) {
+KIT_HOT_PATH void* allocate(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
   count_request(size);
   size_t request = size;
   if (checked::kEnabled && !checked::padded_size(size, &request))
@@ -119,7 +118,7 @@ Space* space_of(kit_heap* heap_handle) {
 
 // Frees a block the caller already verified (checked build) or that kitalloc cannot tell is
 // bad; false, changing nothing, for a pointer it can.
-[[gnu::always_inline]] inline bool release(void* ptr) {
+KIT_HOT_PATH bool release(void* ptr) {
   if (!heap().free(ptr))
     return false;
   if constexpr (checked::kEnabled)
