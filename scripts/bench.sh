@@ -6,6 +6,7 @@
 #   KITALLOC_BENCH_QUICK=1 scripts/bench.sh   3 runs, no checked runs (for development)
 # Builds what it needs under build/bench* (its log: build/bench/build.log):
 #   build/bench-wasi, bench-emscripten, bench-wasm32   libkitalloc.a, Release, no assertions
+#   build/bench-wasi-lean                              the same, -DKITALLOC_JS_EXPORTS=OFF
 #   build/bench-wasm32-oz                              libkitalloc.a, -Oz (code size)
 #   build/bench                                        harness and code-size modules, results
 # then bench/run.mjs runs the harness (bench/harness.cpp) linked against each allocator and the
@@ -43,6 +44,8 @@ kitalloc_library() {
 }
 echo "bench.sh: building kitalloc (WASI, Emscripten, freestanding)" >&2
 kitalloc_library build/bench-wasi Release cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
+kitalloc_library build/bench-wasi-lean Release cmake \
+  -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake" -DKITALLOC_JS_EXPORTS=OFF
 kitalloc_library build/bench-emscripten Release emcmake cmake \
   -DCMAKE_CROSSCOMPILING_EMULATOR="$(command -v node)"
 kitalloc_library build/bench-wasm32 Release cmake \
@@ -154,6 +157,8 @@ wasi_module() {
 }
 wasi_module "empty module" wasi-empty
 wasi_module "kitalloc (Release)" wasi-kitalloc build/bench-wasi/libkitalloc.a
+wasi_module "kitalloc (Release, KITALLOC_JS_EXPORTS=OFF)" wasi-kitalloc-lean \
+  build/bench-wasi-lean/libkitalloc.a
 wasi_module "wasi-libc dlmalloc" wasi-dlmalloc
 wasi_module "bump (-O2)" wasi-bump "$out/bump-wasi.o"
 
@@ -180,6 +185,9 @@ measure "program wasi" "wasi-libc dlmalloc" "$size/program-wasi-dlmalloc.wasm"
 quietly "${wasi[@]}" "$size/program-wasi.o" build/bench-wasi/libkitalloc.a \
   -o "$size/program-wasi-kitalloc.wasm"
 measure "program wasi" "kitalloc" "$size/program-wasi-kitalloc.wasm"
+quietly "${wasi[@]}" "$size/program-wasi.o" build/bench-wasi-lean/libkitalloc.a \
+  -o "$size/program-wasi-kitalloc-lean.wasm"
+measure "program wasi" "kitalloc (KITALLOC_JS_EXPORTS=OFF)" "$size/program-wasi-kitalloc-lean.wasm"
 for malloc in dlmalloc emmalloc kitalloc; do
   library=()
   flag=-sMALLOC=$malloc

@@ -79,3 +79,29 @@ echo "refused: kitalloc built for 'freestanding', this project builds for 'wasi'
 echo "==> examples/wasi under Node: the demo"
 echo
 node wasm-tests/run.mjs wasi build/examples/wasi/demo.wasm || fail "examples/wasi"
+
+echo "==> examples/wasi against kitalloc built with -DKITALLOC_JS_EXPORTS=OFF"
+lean_build=build/release/wasi-lean
+quietly "$lean_build/configure.log" cmake -S . -B "$lean_build" \
+  -DCMAKE_TOOLCHAIN_FILE="${toolchain[wasi]}" -DCMAKE_BUILD_TYPE=Release -DKITALLOC_JS_EXPORTS=OFF
+quietly "$lean_build/build.log" cmake --build "$lean_build" --target kitalloc
+rm -rf build/install/wasi-lean
+quietly "$lean_build/install.log" cmake --install "$lean_build" --prefix build/install/wasi-lean
+quietly build/examples/wasi-lean.configure.log cmake -S examples/wasi -B build/examples/wasi-lean \
+  -DCMAKE_TOOLCHAIN_FILE="${toolchain[wasi]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$root/build/install/wasi-lean"
+quietly build/examples/wasi-lean.build.log cmake --build build/examples/wasi-lean
+quietly build/examples/wasi-lean.run.log node wasm-tests/run.mjs wasi build/examples/wasi-lean/demo.wasm
+# The same program, with and without kitalloc's exports: what the option leaves out.
+node --input-type=module - build/examples/wasi/demo.wasm build/examples/wasi-lean/demo.wasm <<'JS' ||
+import fs from 'node:fs';
+const [full, lean] = process.argv.slice(2).map((file) => ({
+  bytes: fs.statSync(file).size,
+  exports: WebAssembly.Module.exports(new WebAssembly.Module(fs.readFileSync(file))).map((e) => e.name),
+}));
+if (!full.exports.includes('kit_get_stats')) throw new Error('the default build exports no kit_get_stats');
+const left = lean.exports.filter((name) => name.startsWith('kit_'));
+if (left.length > 0) throw new Error(`KITALLOC_JS_EXPORTS=OFF still exports ${left.join(', ')}`);
+console.log(`ran; no kit_ exports; ${full.bytes - lean.bytes} bytes smaller than with them`);
+JS
+  fail "examples/wasi with KITALLOC_JS_EXPORTS=OFF"

@@ -146,9 +146,14 @@ size_t usable_bytes(const void* ptr) {
 using namespace kit;
 
 // In WASI and Emscripten modules these are exported to JavaScript under their own names (the
-// heap viewer, a test harness need nothing else). A freestanding module lists its exports
-// itself (-Wl,--export=kit_get_stats), so one exporting only the malloc family stays small.
-#if defined(__wasm__) && __STDC_HOSTED__
+// heap viewer, a test harness need nothing else), unless built with -DKITALLOC_JS_EXPORTS=OFF:
+// an export keeps its function and all it calls in every program (about 20 KB). A freestanding
+// module lists its exports itself (-Wl,--export=kit_get_stats), so one exporting only the
+// malloc family stays small.
+#ifndef KITALLOC_JS_EXPORTS
+#define KITALLOC_JS_EXPORTS 1
+#endif
+#if defined(__wasm__) && __STDC_HOSTED__ && KITALLOC_JS_EXPORTS
 #define KIT_JS_EXPORT(name) __attribute__((export_name(#name))) name
 #else
 #define KIT_JS_EXPORT(name) name
