@@ -456,6 +456,29 @@ TEST_SUITE("handles") {
     CHECK(check() == "ok");
   }
 
+  TEST_CASE("auto-compaction: when the handle regions can give back half a request's pages, "
+            "they do, and memory grows by only the rest") {
+    kit_compact(nullptr);
+    // About 2 MiB free in the handle regions, in 1 KiB holes; the request is 3 MiB.
+    std::vector<Tracked> handles = every_other_freed(4096, 1000);
+    constexpr size_t kRequest = 3 << 20;
+    std::vector<void*> taken = take_free_pages();
+    kit_stats before = global();
+    void* block = kit_malloc(kRequest);
+    REQUIRE(block != nullptr);
+    kit_stats after = global();
+    CHECK(after.grow_calls == before.grow_calls + 1);
+    // Its pages came more than half from the handle regions: compaction gave them back.
+    CHECK(pages_in_use(after) - pages_in_use(before) < kRequest / 2 / kOnePage);
+    CHECK(check() == "ok");
+    std::memset(block, 0x5A, kRequest);
+    CHECK(intact_count(handles) == handles.size());
+    kit_free(block);
+    free_blocks(taken);
+    free_all(handles);
+    CHECK(check() == "ok");
+  }
+
   // The checked build reports such a free to its failure hook (by default: a trap).
   TEST_CASE("free() of a handle's address is refused" * doctest::skip(KITALLOC_CHECKED)) {
     Tracked tracked = make(200, 77);

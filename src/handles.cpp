@@ -157,7 +157,8 @@ void Handles::compact(Allocator& heap, kit_compact_result* result) {
 // Compacts when that could make room: for a block of the handle space, when some handle region
 // has free blocks and, with them merged into its bump area, room for it; for anything else,
 // when the whole pages the handle regions could give back, with the free pages there are,
-// add up to what it needs (compaction brings them together, unless other runs stand between).
+// add up to at least half of what it needs (compaction brings them together at the top, unless
+// other runs stand between, and memory grows by only what is still missing).
 void Handles::before_growth(void* context, const Space& space, size_t bytes) {
   auto* handles = static_cast<Handles*>(context);
   if (!handles->auto_compact_)
@@ -176,7 +177,7 @@ void Handles::before_growth(void* context, const Space& space, size_t bytes) {
     would_fit |= own.fragments != 0 && free_bytes >= bytes;
     pages_reclaimable += free_bytes >> kPageShift;
   }
-  if (for_handles ? would_fit : pages_reclaimable >= pages_needed) {
+  if (for_handles ? would_fit : 2 * pages_reclaimable >= pages_needed) {
     kit_compact_result result;
     handles->compact(heap, &result);
   }
