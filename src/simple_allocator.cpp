@@ -159,15 +159,14 @@ void* SimpleAllocator::alloc_units(size_t units) {
   return alloc_in_chain(at_least(uint32_t(units), min_units()), 0, true);
 }
 
-// A free block anywhere in the chain before any bump area: a bump area left alone is what
-// lets a region, and memory, stay small.
+// Newest region first, its free blocks before its bump area (see "Free lists" in the header).
 void* SimpleAllocator::alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump) {
-  for (SimpleAllocator* region = this; region != nullptr; region = region->next())
+  for (SimpleAllocator* region = this; region != nullptr; region = region->next()) {
     if (void* payload = region->take_free(units, align_bits))
       return payload;
-  for (SimpleAllocator* region = this; may_bump && region != nullptr; region = region->next())
-    if (void* payload = region->take_bump(units, align_bits))
+    if (void* payload = may_bump ? region->take_bump(units, align_bits) : nullptr)
       return payload;
+  }
   return nullptr;
 }
 

@@ -55,7 +55,9 @@
 // is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
 // non-empty class (every block there fits): good fit in O(1), never a list walk. A chain of
-// regions is searched for a free block in every region before any bump area is taken from.
+// regions is tried newest first, each region's free blocks before its bump area: a request
+// costs O(1) while the newest region has room (looking at older regions first would cost
+// O(regions) for every request a growing heap makes).
 //
 // ── Invariants (checked by SimpleAllocator::check) ──────────────────────────────────────────
 //  I1  heap_start <= every block < unused_start <= end; blocks tile [heap_start, unused_start).
