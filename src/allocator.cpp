@@ -153,7 +153,7 @@ bool Allocator::unpark_after(const void* ptr, SimpleAllocator& region) {
 // Parked blocks are used blocks to their regions and free ones to everybody else.
 void Allocator::count_parked_as_free(RegionStats& figures) const {
   for (uint32_t bin = 0; bin < kParkedBins; ++bin)
-    figures.fragment_words += parked_count_[bin] * ((bin + 1) << (kParkedGrainShift - kWordShift));
+    figures.fragment_words += parked_count_[bin] * parked_units(bin);
   figures.fragments += parked_blocks_;
   figures.live_blocks -= parked_blocks_;
 }

@@ -282,14 +282,19 @@ inline void* next_parked(const void* payload) {
 inline void link_parked(void* payload, void* next) {
   __builtin_memcpy(payload, &next, sizeof next);
 }
-// The list of a block of `units` words (header included), if its size is a multiple of 16.
+// The list of a block of `units` words (header included), if its size is a multiple of 16,
+// and back: the units of a block on list `bin`.
 inline uint32_t parked_bin(uint32_t units) {
   return (units >> (kParkedGrainShift - kWordShift)) - 1;
 }
-// Bytes a parked block of that list holds.
-inline uint32_t parked_payload_bytes(uint32_t bin) {
-  return ((bin + 1) << kParkedGrainShift) - kWordBytes;
+inline uint32_t parked_units(uint32_t bin) { return (bin + 1) << (kParkedGrainShift - kWordShift); }
+// The list whose blocks are the smallest to hold `bytes` (header and rounding to 16 bytes
+// included), and the bytes a block of list `bin` holds.
+inline uint32_t parked_bin_for(size_t bytes) {
+  constexpr size_t kGrainMask = (size_t(1) << kParkedGrainShift) - 1;
+  return parked_bin(uint32_t((bytes + kWordBytes + kGrainMask) >> kWordShift));
 }
+inline uint32_t parked_payload_bytes(uint32_t bin) { return (parked_units(bin) - 1) * kWordBytes; }
 
 KIT_HOT_PATH void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
   if (&space == &main_ && bytes <= kParkedMaxBytes && align_bits <= kParkedGrainShift)
@@ -306,7 +311,7 @@ KIT_HOT_PATH bool Allocator::free(void* ptr) { return park(ptr) || free_block(pt
 // The newest parked block that holds `bytes` (the smallest list that does), now used again;
 // nullptr when there is none.
 KIT_HOT_PATH void* Allocator::take_parked(size_t bytes) {
-  auto bin = uint32_t((bytes + kWordBytes - 1) >> kParkedGrainShift);
+  uint32_t bin = parked_bin_for(bytes);
   void* payload = parked_[bin];
   if (payload != nullptr) {
     unlink_parked(bin, nullptr, payload);

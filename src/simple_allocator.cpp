@@ -67,6 +67,11 @@ Word& SimpleAllocator::footer_of(uint32_t block, uint32_t units) const {
 
 void* SimpleAllocator::payload_of(uint32_t block) const { return &word_at(block, 1); }
 
+bool SimpleAllocator::contains(const void* ptr) const {
+  uintptr_t offset = uintptr_t(ptr) - base_.value; // wraps for ptr below the region
+  return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
+}
+
 // Units to skip before `block` so the payload gets align_bits: 0, or a gap big enough to be a
 // free block of its own, so nothing is lost to alignment.
 uint32_t SimpleAllocator::gap_for(uint32_t block, uint32_t align_bits) const {
@@ -148,9 +153,7 @@ void* SimpleAllocator::alloc_free_block(size_t word_count, uint32_t align_bits) 
 void* SimpleAllocator::alloc_local(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  uint32_t units = at_least(uint32_t(word_count) + 1, kMinBlockWords);
-  void* payload = take_free(units, align_bits);
-  return payload != nullptr ? payload : take_bump(units, align_bits);
+  return alloc_here(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits, true);
 }
 
 void* SimpleAllocator::alloc_units(size_t units) {
@@ -161,16 +164,13 @@ void* SimpleAllocator::alloc_units(size_t units) {
 
 // Newest region first, its free blocks before its bump area (see "Free lists" in the header).
 void* SimpleAllocator::alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump) {
-  for (SimpleAllocator* region = this; region != nullptr; region = region->next()) {
-    if (void* payload = region->take_free(units, align_bits))
+  for (SimpleAllocator* region = this; region != nullptr; region = region->next())
+    if (void* payload = region->alloc_here(units, align_bits, may_bump))
       return payload;
-    if (void* payload = may_bump ? region->take_bump(units, align_bits) : nullptr)
-      return payload;
-  }
   return nullptr;
 }
 
-void* SimpleAllocator::take_free(uint32_t units, uint32_t align_bits) {
+void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_bump) {
   // The head of each non-empty class from the request's own up: past the first one or two,
   // only an alignment gap can make a head not fit, and the loop ends at 64 classes.
   uint64_t candidates = nonempty_classes_ & (~uint64_t(0) << size_class(units));
@@ -195,10 +195,9 @@ void* SimpleAllocator::take_free(uint32_t units, uint32_t align_bits) {
     }
     candidates &= candidates - 1;
   }
-  return nullptr;
-}
+  if (!may_bump)
+    return nullptr;
 
-void* SimpleAllocator::take_bump(uint32_t units, uint32_t align_bits) {
   uint32_t start = unused_start_;
   uint32_t gap = gap_for(start, align_bits);
   if (gap + units > end_ - start)

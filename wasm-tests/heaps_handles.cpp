@@ -304,8 +304,9 @@ void merges() {
     EXPECT(verify_blocks(merged_blocks, merged) == 0);
   }
   // results frees half of them, and allocates into its own free space: its memory ends as it
-  // was. (Memory as a whole may grow: the freed large runs went back to the shared page store,
-  // whose good fit may split a run a later request needed, and memory grows exactly.)
+  // was. (Memory as a whole may grow by a few pages: the freed large runs went back to the
+  // shared page store, where a region run that results needs first may take one a later large
+  // block needed, and memory grows by exactly what is missing, with no slack to absorb that.)
   uint64_t results_memory = HEAP_STATS(results).memory_bytes;
   for (uint32_t i = 0; i < merged; i += 2) {
     kit_heap_free(results, merged_blocks[i].ptr);

@@ -257,8 +257,7 @@ private:
   uint32_t gap_for(uint32_t block, uint32_t align_bits) const;
 
   void* alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump);
-  void* take_free(uint32_t units, uint32_t align_bits);
-  void* take_bump(uint32_t units, uint32_t align_bits);
+  void* alloc_here(uint32_t units, uint32_t align_bits, bool may_bump);
   void make_used(uint32_t block, uint32_t units, bool prev_free);
   void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
@@ -296,11 +295,6 @@ inline uint32_t SimpleAllocator::block_of(const void* ptr) const {
 // 16 bytes: a header, two links and a footer.
 inline uint32_t SimpleAllocator::min_units() const {
   return ((kMinBlockBytes - 1) >> unit_shift_) + 1;
-}
-
-inline bool SimpleAllocator::contains(const void* ptr) const {
-  uintptr_t offset = uintptr_t(ptr) - base_.value; // wraps for ptr below the region
-  return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
 }
 
 inline bool SimpleAllocator::holds_own_used_block(const void* ptr) const {
