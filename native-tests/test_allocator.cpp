@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -315,6 +316,58 @@ TEST_SUITE("Allocator") {
     CHECK(heap.allocator.free(large));
     for (void* block : blocks)
       CHECK(heap.allocator.free(block));
+    heap.require_consistent();
+  }
+
+  TEST_CASE("the region table moves out of the static state past 64 regions; tags stay valid") {
+    Fixture heap;
+    kit::Space& main = heap.allocator.main_space();
+    // A private heap with one region of its own, and that region's tag.
+    auto one_region_heap = [&]() -> std::pair<kit::Space*, uint32_t> {
+      kit::Space* space = heap.allocator.create_space(main, 1);
+      if (space == nullptr)
+        return {nullptr, 0};
+      void* block = heap.allocator.alloc(*space, 40, 4, nullptr);
+      REQUIRE(block != nullptr);
+      return {space, kit::SimpleAllocator::tag_of(block)};
+    };
+    std::vector<std::pair<kit::Space*, uint32_t>> spaces;
+    for (int i = 0; i < 40; ++i)
+      spaces.push_back(one_region_heap());
+    std::vector<uint32_t> released; // in the order they were released
+    for (int i = 0; i < 10; ++i) {
+      heap.allocator.drop(*spaces[i].first);
+      released.push_back(spaces[i].second);
+    }
+    spaces.erase(spaces.begin(), spaces.begin() + 10);
+    CHECK(heap.allocator.stats().large_blocks == 0); // the table is still the static one
+
+    // Unused tags go first: the table moves (a large run of the handle space) with released
+    // tags waiting in it.
+    while (spaces.size() < 100)
+      spaces.push_back(one_region_heap());
+    CHECK(heap.allocator.stats().large_blocks == 1);
+    CHECK(heap.allocator.handle_space().large_blocks == 1);
+    heap.require_consistent();
+    for (auto [space, tag] : spaces) {
+      void* block = heap.allocator.alloc(*space, 100, 4, nullptr);
+      REQUIRE(block != nullptr);
+      CHECK(kit::SimpleAllocator::tag_of(block) == tag);
+      CHECK(&heap.allocator.space_of(block) == space);
+      CHECK(heap.allocator.free(block));
+    }
+
+    // Every unused tag taken, the released ones come back, longest released first; then none.
+    std::vector<uint32_t> reused;
+    for (;;) {
+      auto [space, tag] = one_region_heap();
+      if (space == nullptr)
+        break;
+      if (std::find(released.begin(), released.end(), tag) != released.end())
+        reused.push_back(tag);
+    }
+    CHECK(reused == released);
+    CHECK(heap.allocator.stats().small.regions == kit::kMaxRegionTag + 1);
     heap.require_consistent();
   }
 }

@@ -45,6 +45,9 @@ void Allocator::init(const Heap& heap) {
   memory_end_ = heap.end;
   clean_from_ = heap.begin;
   handles_.handle_blocks = true;
+  regions_ = first_slots_;
+  free_tags_ = first_free_tags_;
+  slot_capacity_ = kFirstRegionSlots;
   uintptr_t first_page = page_ceil(heap.begin);
   if (first_page > heap.end)
     first_page = heap.end & ~kPageMask;
@@ -62,7 +65,8 @@ void Allocator::init(const Heap& heap) {
 // Tags never used go first, then released ones, the longest released first: a pointer into a
 // dropped heap keeps naming an empty slot (and is refused) for as long as possible.
 SimpleAllocator* Allocator::add_region(Space& space, void* begin, void* end) {
-  bool fresh_tag = tag_limit_ <= kMaxRegionTag;
+  bool fresh_tag =
+      tag_limit_ <= kMaxRegionTag && (tag_limit_ < slot_capacity_ || grow_region_table());
   if (!fresh_tag && free_tag_count_ == 0)
     return nullptr;
   uint32_t tag = fresh_tag ? tag_limit_ : free_tags_[free_tag_first_];
@@ -72,7 +76,7 @@ SimpleAllocator* Allocator::add_region(Space& space, void* begin, void* end) {
   if (fresh_tag) {
     tag_limit_ += 1;
   } else {
-    free_tag_first_ = (free_tag_first_ + 1) % (kMaxRegionTag + 1);
+    free_tag_first_ = (free_tag_first_ + 1) % slot_capacity_;
     free_tag_count_ -= 1;
   }
   regions_[tag] = {region, &space};
@@ -94,10 +98,31 @@ void Allocator::release_region(Space& space, SimpleAllocator* region) {
     before->chain(region->next());
   }
   regions_[region->tag()] = {nullptr, nullptr};
-  free_tags_[(free_tag_first_ + free_tag_count_++) % (kMaxRegionTag + 1)] = uint16_t(region->tag());
+  free_tags_[(free_tag_first_ + free_tag_count_++) % slot_capacity_] = uint16_t(region->tag());
   region_count_ -= 1;
   space.region_count -= 1;
   pages_->dealloc(run_of_region(region));
+}
+
+// Moves the region table to a large run with a slot for every tag (see "Spaces" in
+// allocator.hpp); false, changing nothing, when out of memory.
+bool Allocator::grow_region_table() {
+  constexpr uint32_t kAllSlots = kMaxRegionTag + 1;
+  void* run = alloc_large(handles_, kAllSlots * (sizeof(RegionSlot) + sizeof(uint16_t)),
+                          kWordShift + 1, nullptr);
+  if (run == nullptr)
+    return false;
+  auto* slots = static_cast<RegionSlot*>(run);
+  auto* free_tags = reinterpret_cast<uint16_t*>(slots + kAllSlots);
+  for (uint32_t tag = 0; tag < tag_limit_; ++tag)
+    slots[tag] = regions_[tag];
+  for (uint32_t index = 0; index < free_tag_count_; ++index)
+    free_tags[index] = free_tags_[(free_tag_first_ + index) % slot_capacity_];
+  regions_ = slots;
+  free_tags_ = free_tags;
+  free_tag_first_ = 0;
+  slot_capacity_ = kAllSlots;
+  return true;
 }
 
 void* Allocator::run_of_region(const SimpleAllocator* region) {

@@ -18,6 +18,10 @@
 // - Every region has a tag (its slot in regions_), carried by every used block's header, and
 //   the slot names the region's space: free(ptr) finds region and space in O(1), whichever
 //   space the caller thinks it is in. Tags of released regions are reused, unused ones first.
+//   The table of slots starts in the allocator's state with room for kFirstRegionSlots tags;
+//   the first time a heap needs more, it moves to a large run of the handle space (free()
+//   refuses it) with room for every tag: a program that never has many regions does not carry
+//   20 KB of empty slots below its __heap_base.
 // - A large run records its payload's offset p and its space (owner), and links the space's
 //   large runs (next, prev: 8 bytes each on every target); the word before the payload (the
 //   marker) carries kLargeTag while the block lives.
@@ -71,6 +75,7 @@ inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle regi
 inline constexpr uint32_t kParkedGrainShift = 4;    // parked sizes: multiples of 16 bytes
 inline constexpr uint32_t kParkedBins = 16;         // 16..256 bytes
 inline constexpr uint32_t kParkedPerBin = 1024;
+inline constexpr uint32_t kFirstRegionSlots = 64;
 
 struct Space;
 
@@ -213,6 +218,7 @@ private:
   uint32_t pages_free_at_top() const;
   SimpleAllocator* add_region(Space& space, void* begin, void* end);
   void release_region(Space& space, SimpleAllocator* region);
+  bool grow_region_table();
   uint64_t trim_region(SimpleAllocator* region);
   void free_large(LargeRun* run);
   static bool move_run(void* context, void* from, void* to);
@@ -257,8 +263,11 @@ private:
   void* parked_[kParkedBins] = {}; // the newest parked block of each size
   uint32_t parked_count_[kParkedBins] = {};
   uint32_t parked_blocks_ = 0;
-  RegionSlot regions_[kMaxRegionTag + 1] = {};
-  uint16_t free_tags_[kMaxRegionTag + 1] = {};
+  RegionSlot* regions_ = nullptr; // the slots of tags below tag_limit_ (see "Spaces" above)
+  uint16_t* free_tags_ = nullptr; // a ring of slot_capacity_ entries
+  uint32_t slot_capacity_ = 0;
+  RegionSlot first_slots_[kFirstRegionSlots] = {};
+  uint16_t first_free_tags_[kFirstRegionSlots] = {};
   alignas(8) unsigned char span_states_[kMaxSpans][sizeof(SimpleAllocator)] = {};
 };
 
