@@ -440,10 +440,13 @@ Why the bars above that are not met are not met, and what would meet them:
   blocks); page-aligned payloads with the header kept in a side table would remove most of
   that. Below 64 MiB memory grows by exactly what is missing, as dlmalloc's does; from there
   by 1/8 of memory ahead (fewer \`memory.grow\` calls, each a garbage collection in V8).
-  On the small workloads kitalloc ends a page or two (64 KiB each) above dlmalloc: its static
-  state (about 23 KB, mostly the table of region tags) sits below \`__heap_base\` and counts,
-  and the rest is a few percent more fragmentation than dlmalloc's best fit, not yet
-  analysed further.
+  On the small workloads kitalloc ends at most a page or two (64 KiB each) above dlmalloc. Its
+  static state below \`__heap_base\` is about 5 KB (the table of region tags moves out of it
+  into a page run only once more than 64 regions are needed), so that page is fragmentation:
+  in churn, for one, the 10,000 blocks end 54 KB below a page boundary, and memory grows by one
+  page when free fragments (mostly 16-48 B, between live blocks) reach about 64 KB, where
+  dlmalloc's best fit stays below its 59 KB of slack. Exact-size lists for the sizes below
+  256 B (dlmalloc's small bins) are the change to try.
 
 ## Speed
 

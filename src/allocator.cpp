@@ -114,8 +114,7 @@ bool Allocator::grow_region_table() {
     return false;
   auto* slots = static_cast<RegionSlot*>(run);
   auto* free_tags = reinterpret_cast<uint16_t*>(slots + kAllSlots);
-  for (uint32_t tag = 0; tag < tag_limit_; ++tag)
-    slots[tag] = regions_[tag];
+  __builtin_memcpy(slots, regions_, tag_limit_ * sizeof(RegionSlot));
   for (uint32_t index = 0; index < free_tag_count_; ++index)
     free_tags[index] = free_tags_[(free_tag_first_ + index) % slot_capacity_];
   regions_ = slots;
