@@ -445,8 +445,10 @@ Why the bars above that are not met are not met, and what would meet them:
   into a page run only once more than 64 regions are needed), so that page is fragmentation:
   in churn, for one, the 10,000 blocks end 54 KB below a page boundary, and memory grows by one
   page when free fragments (mostly 16-48 B, between live blocks) reach about 64 KB, where
-  dlmalloc's best fit stays below its 59 KB of slack. Exact-size lists for the sizes below
-  256 B (dlmalloc's small bins) are the change to try.
+  dlmalloc's best fit stays below its 59 KB of slack. Neither parking (turned off: the same
+  page) nor coarse classes (an exact class per 16 B up to 252 B: churn unchanged) is the cause;
+  dlmalloc's designated victim (successive requests split the last remainder, so neighbours
+  are born and die together) is the change to try next.
 
 ## Speed
 
