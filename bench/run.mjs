@@ -4,7 +4,7 @@
 //   node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.mjs \
 //     --out results.json --runs 5 --traces bench/traces --reference <label> --subject <label> \
 //     --allocator '<label>=<wasi|emscripten>:<module>' ...   [--no-checked] \
-//     [--heaps '<label>=<module>' ...]
+//     [--heaps '<label>=<module>' ...] [--seed N]
 // --heaps: the handles and private heaps benchmark (bench/heaps.cpp, WASI), one module per
 // allocator, its jobs run after the workloads in every run (modules interleaved), its results
 // under "heaps" in the JSON.
@@ -18,7 +18,6 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { parseTrace } from './lib/traces.mjs';
 
-const SEED = 20261122;
 // A run that takes longer has hung (the slowest normal run, bump on heap growth, takes ~2 s).
 const JOB_TIMEOUT_MS = 120_000;
 
@@ -32,11 +31,18 @@ const { values: options } = parseArgs({
     allocator: { type: 'string', multiple: true },
     heaps: { type: 'string', multiple: true, default: [] },
     'no-checked': { type: 'boolean', default: false },
+    // The workloads' random choices; another seed shows how much a result owes to one draw.
+    seed: { type: 'string', default: '20261122' },
   },
 });
+const SEED = Number(options.seed);
 if (!options.out || !options.allocator?.length || !options.reference || !options.subject) {
   console.error('usage: run.mjs --out <json> --reference <label> --subject <label> ' +
-                '--allocator <label>=<wasi|emscripten>:<module> ... [--runs N] [--traces dir]');
+                '--allocator <label>=<wasi|emscripten>:<module> ... [--runs N] [--traces dir] [--seed N]');
+  process.exit(2);
+}
+if (!Number.isInteger(SEED) || SEED < 0 || SEED > 0xffffffff) {
+  console.error(`run.mjs: --seed must be an integer from 0 to 4294967295, not ${options.seed}`);
   process.exit(2);
 }
 

@@ -283,6 +283,24 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
     }
   }
 
+  TEST_CASE("word regions: eight classes per power of two, so a head within 1.125x fits") {
+    // Blocks of 32 and 36 words share a class when there are four per power of two (32..39):
+    // with the 32-word block at that list's head, a request for 34 would pass the 36-word
+    // block by and split a larger one. With eight (32..35, 36..39) it takes the 36-word block.
+    Region region;
+    void* larger = region.alloc(35);
+    region.alloc(1);
+    void* smaller = region.alloc(31);
+    region.alloc(1);
+    void* largest = region.alloc(79);
+    region.alloc(1);
+    region.dealloc(largest, 79);
+    region.dealloc(larger, 35);
+    region.dealloc(smaller, 31);
+    CHECK(region.alloc(33) == larger);
+    CHECK(region.stats().fragments == 2);
+  }
+
   TEST_CASE("every alignment up to 64 KiB, with no word lost") {
     Region region(2 << 20);
     for (uint32_t align_bits = 0; align_bits <= kit::kMaxAlignBits; ++align_bits) {
@@ -414,18 +432,18 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
   }
 
   TEST_CASE("the region's words are laid out the same on every target") {
-    // The state is 312 bytes (78 words) on wasm32 and on a 64-bit host, so the first block's
-    // header is at word 78 and its payload at word 79 on both.
+    // The state is 584 bytes (146 words) on wasm32 and on a 64-bit host, so the first block's
+    // header is at word 146 and its payload at word 147 on both.
     Region region;
     void* first = region.alloc(1);
-    CHECK(address(first) - address(region.allocator) == 79 * 4);
+    CHECK(address(first) - address(region.allocator) == 147 * 4);
     void* second = region.alloc(1);
     region.alloc(1);
     region.dealloc(second, 1);
     const uint32_t* words = reinterpret_cast<const uint32_t*>(region.allocator);
-    CHECK(words[82] == (4u << 2 | 1)); // header: 4 words, free
-    CHECK(words[85] == 4u);            // footer: its size
-    CHECK(words[86] == (4u << 2 | 2)); // the next block's header: used, PREV_FREE
+    CHECK(words[150] == (4u << 2 | 1)); // header: 4 words, free
+    CHECK(words[153] == 4u);            // footer: its size
+    CHECK(words[154] == (4u << 2 | 2)); // the next block's header: used, PREV_FREE
   }
 }
 

@@ -13,16 +13,23 @@ constexpr uint32_t with_units(uint32_t header_word, uint32_t units) {
   return (header_word & ~kSizeField) | units << kFlagBits;
 }
 
-constexpr uint32_t size_class(uint32_t units) {
-  if (units < 4)
+// 2^class_bits classes per power of two; sizes below 2^class_bits have a class each.
+constexpr uint32_t size_class(uint32_t units, uint32_t class_bits) {
+  uint32_t exact = 1u << class_bits;
+  if (units < exact)
     return units - 1;
   uint32_t log2 = 31 - __builtin_clz(units);
-  uint32_t cls = 3 + (log2 - 2) * 4 + ((units >> (log2 - 2)) & 3);
+  uint32_t cls =
+      exact - 1 + (log2 - class_bits) * exact + ((units >> (log2 - class_bits)) & (exact - 1));
   return cls < kClassCount - 1 ? cls : kClassCount - 1;
 }
 // The class after size_class(units) holds only larger blocks (see the header).
-static_assert(size_class(1) == 0 && size_class(4) == 3 && size_class(7) == 6);
-static_assert(size_class(8) == 7 && size_class(9) == 7 && size_class(10) == 8);
+static_assert(size_class(1, 2) == 0 && size_class(4, 2) == 3 && size_class(7, 2) == 6);
+static_assert(size_class(8, 2) == 7 && size_class(9, 2) == 7 && size_class(10, 2) == 8);
+static_assert(size_class(7, 3) == 6 && size_class(8, 3) == 7 && size_class(15, 3) == 14);
+static_assert(size_class(16, 3) == 15 && size_class(17, 3) == 15 && size_class(18, 3) == 16);
+static_assert(size_class(kMaxAllocWords + 1, kWordClassBits) < kClassCount - 1);
+static_assert(size_class(kMaxBlockUnits, kPageClassBits) < kClassCount - 1);
 
 constexpr uint32_t at_least(uint32_t units, uint32_t minimum) {
   return units < minimum ? minimum : units;
@@ -55,6 +62,7 @@ SimpleAllocator* SimpleAllocator::create_page_store(void* state, uintptr_t base,
   auto* store = new (state) SimpleAllocator;
   store->base_.value = base;
   store->unit_shift_ = kPageShift;
+  store->class_bits_ = kPageClassBits;
   store->heap_start_ = first_page;
   store->unused_start_ = first_page;
   store->end_ = end_page;
@@ -85,14 +93,14 @@ uint32_t SimpleAllocator::gap_for(uint32_t block, uint32_t align_bits) const {
 void SimpleAllocator::push_free(uint32_t block, uint32_t units) {
   word_at(block, 0) = header(units, kFree); // the block before a free block is used (I3)
   footer_of(block, units) = units;
-  uint32_t cls = size_class(units);
+  uint32_t cls = size_class(units, class_bits_);
   uint32_t head = heads_[cls];
   word_at(block, kNextLink) = head;
   word_at(block, kPrevLink) = 0;
   if (head != 0)
     word_at(head, kPrevLink) = block;
   heads_[cls] = block;
-  nonempty_classes_ |= uint64_t(1) << cls;
+  nonempty_classes_[cls >> 6] |= uint64_t(1) << (cls & 63);
   fragments_ += 1;
   fragment_units_ += units;
 }
@@ -104,10 +112,10 @@ void SimpleAllocator::unlink_free(uint32_t block) {
   if (prev != 0) {
     word_at(prev, kNextLink) = next;
   } else {
-    uint32_t cls = size_class(units);
+    uint32_t cls = size_class(units, class_bits_);
     heads_[cls] = next;
     if (next == 0)
-      nonempty_classes_ &= ~(uint64_t(1) << cls);
+      nonempty_classes_[cls >> 6] &= ~(uint64_t(1) << (cls & 63));
   }
   if (next != 0)
     word_at(next, kPrevLink) = prev;
@@ -172,28 +180,32 @@ void* SimpleAllocator::alloc_in_chain(uint32_t units, uint32_t align_bits, bool 
 
 void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_bump) {
   // The head of each non-empty class from the request's own up: past the first one or two,
-  // only an alignment gap can make a head not fit, and the loop ends at 64 classes.
-  uint64_t candidates = nonempty_classes_ & (~uint64_t(0) << size_class(units));
-  while (candidates != 0) {
-    uint32_t block = heads_[__builtin_ctzll(candidates)];
-    uint32_t available = units_of(word_at(block, 0));
-    uint32_t gap = gap_for(block, align_bits);
-    if (gap + units <= available) {
-      unlink_free(block);
-      if (gap != 0)
-        push_free(block, gap);
-      uint32_t start = block + gap;
-      uint32_t tail = available - gap - units;
-      if (tail >= min_units()) {
-        push_free(start + units, tail); // the block after keeps PREV_FREE
-      } else {
-        units += tail;
-        word_at(start + units, 0) &= ~kPrevFree; // a used block follows every free one (I3, I4)
+  // only an alignment gap can make a head not fit, and the loop ends at the last class.
+  uint32_t own_class = size_class(units, class_bits_);
+  for (uint32_t half = own_class >> 6; half < 2; ++half) {
+    uint64_t candidates = nonempty_classes_[half];
+    if (half == own_class >> 6)
+      candidates &= ~uint64_t(0) << (own_class & 63);
+    for (; candidates != 0; candidates &= candidates - 1) {
+      uint32_t block = heads_[half * 64 + __builtin_ctzll(candidates)];
+      uint32_t available = units_of(word_at(block, 0));
+      uint32_t gap = gap_for(block, align_bits);
+      if (gap + units <= available) {
+        unlink_free(block);
+        if (gap != 0)
+          push_free(block, gap);
+        uint32_t start = block + gap;
+        uint32_t tail = available - gap - units;
+        if (tail >= min_units()) {
+          push_free(start + units, tail); // the block after keeps PREV_FREE
+        } else {
+          units += tail;
+          word_at(start + units, 0) &= ~kPrevFree; // a used block follows every free one (I3, I4)
+        }
+        make_used(start, units, gap != 0);
+        return payload_of(start);
       }
-      make_used(start, units, gap != 0);
-      return payload_of(start);
     }
-    candidates &= candidates - 1;
   }
   if (!may_bump)
     return nullptr;
@@ -298,7 +310,7 @@ bool SimpleAllocator::move_end(void* new_end) {
 
 uint32_t SimpleAllocator::compact(Relocator relocate, void* context) {
   // Every free block is rebuilt from the gaps left below the blocks that stay.
-  nonempty_classes_ = 0;
+  nonempty_classes_[0] = nonempty_classes_[1] = 0;
   for (uint32_t& head : heads_)
     head = 0;
   fragments_ = 0;
@@ -335,9 +347,10 @@ uint32_t SimpleAllocator::compact(Relocator relocate, void* context) {
 
 uint32_t SimpleAllocator::largest_free_units() const {
   uint32_t largest = end_ - unused_start_;
-  if (nonempty_classes_ != 0) {
+  uint64_t high = nonempty_classes_[1], low = nonempty_classes_[0];
+  if ((high | low) != 0) {
     // A request of the top list's head's size looks at that head first, and it fits.
-    uint32_t head = heads_[63 - __builtin_clzll(nonempty_classes_)];
+    uint32_t head = heads_[high != 0 ? 127 - __builtin_clzll(high) : 63 - __builtin_clzll(low)];
     uint32_t units = units_of(word_at(head, 0));
     largest = units > largest ? units : largest;
   }
@@ -419,7 +432,7 @@ const char* SimpleAllocator::check_here() const {
 
   uint32_t listed = 0;
   for (uint32_t cls = 0; cls < kClassCount; ++cls) {
-    if ((heads_[cls] != 0) != bool(nonempty_classes_ >> cls & 1))
+    if ((heads_[cls] != 0) != bool(nonempty_classes_[cls >> 6] >> (cls & 63) & 1))
       return "I6: nonempty_classes disagrees with a list";
     uint32_t before = 0;
     for (uint32_t block = heads_[cls]; block != 0; block = word_at(block, kNextLink)) {
@@ -428,7 +441,7 @@ const char* SimpleAllocator::check_here() const {
       uint32_t header_word = word_at(block, 0);
       if (!(header_word & kFree))
         return "I6: a used block is on a free list";
-      if (size_class(units_of(header_word)) != cls)
+      if (size_class(units_of(header_word), class_bits_) != cls)
         return "I6: a free block is on another class's list";
       if (word_at(block, kPrevLink) != before)
         return "I6: a free-list back link is wrong";
