@@ -432,7 +432,7 @@ Why the bars above that are not met are not met, and what would meet them:
 - **Code size (1,200 B).** The table under "Code size" has the floor of this design: the
   malloc family on kitalloc's core alone (one 2 MiB region, no page store, large blocks,
   statistics or parked lists; \`bench/size_core.cpp\`) is already above 1,200 B. Boundary
-  tags with 64 size classes, alignment gaps that become free blocks, in-place resizing and
+  tags with 128 size classes, alignment gaps that become free blocks, in-place resizing and
   the pointer checks take that much; a module of 1,200 B needs a different, simpler core (a
   bump pointer with size-class free lists, as lol_alloc or walloc), with their trade-offs.
 - **Final memory.** A large block is a run of whole 64 KiB pages with its 64-byte header inside
@@ -440,15 +440,19 @@ Why the bars above that are not met are not met, and what would meet them:
   blocks); page-aligned payloads with the header kept in a side table would remove most of
   that. Below 64 MiB memory grows by exactly what is missing, as dlmalloc's does; from there
   by 1/8 of memory ahead (fewer \`memory.grow\` calls, each a garbage collection in V8).
-  On the small workloads kitalloc ends at most a page or two (64 KiB each) above dlmalloc. Its
-  static state below \`__heap_base\` is about 5 KB (the table of region tags moves out of it
-  into a page run only once more than 64 regions are needed), so that page is fragmentation:
-  in churn, for one, the 10,000 blocks end 54 KB below a page boundary, and memory grows by one
-  page when free fragments (mostly 16-48 B, between live blocks) reach about 64 KB, where
-  dlmalloc's best fit stays below its 59 KB of slack. Neither parking (turned off: the same
-  page) nor coarse classes (an exact class per 16 B up to 252 B: churn unchanged) is the cause;
-  dlmalloc's designated victim (successive requests split the last remainder, so neighbours
-  are born and die together) is the change to try next.
+  On the small workloads the rest is fragmentation: kitalloc's static state below
+  \`__heap_base\` is about 7 KB. Word regions have eight size classes per power of two (a list
+  head within 1.125x of the request fits), which halved the pages fragmentation costs on
+  random-sized requests against four per power of two: summed over 16 seeds (the default and
+  \`bench/run.mjs --seed\` 1..15), random actions end 10 pages above dlmalloc instead of 22,
+  with realloc 7 instead of 18; the price is 5-10% of their speed (more requests split a block
+  of the next class) and a 584-byte region state instead of 312. Churn stays one page above
+  dlmalloc on every seed, with either class scheme (its blocks, 16..256 B in multiples of 16,
+  have a class per size now, up to 124 B before); its 10,000 blocks end 54 KB below a page boundary, and memory grows by one page when
+  free fragments (mostly 16-48 B, between live blocks) reach about 64 KB, where dlmalloc stays
+  below its 59 KB of slack. Neither parking (turned off: the same page) nor dlmalloc's
+  designated victim (successive requests split the last remainder; tried: the same page on
+  all 8 seeds tried) changes that.
 
 ## Speed
 
