@@ -31,6 +31,11 @@ static_assert(size_class(16, 3) == 15 && size_class(17, 3) == 15 && size_class(1
 static_assert(size_class(kMaxAllocWords + 1, kWordClassBits) < kClassCount - 1);
 static_assert(size_class(kMaxBlockUnits, kPageClassBits) < kClassCount - 1);
 
+// nonempty_classes_ is two 64-bit words: class c is bit c % 64 of word c / 64.
+constexpr uint32_t kClassesPerWord = 64;
+constexpr uint64_t class_bit(uint32_t cls) { return uint64_t(1) << (cls % kClassesPerWord); }
+static_assert(kClassCount == 2 * kClassesPerWord);
+
 constexpr uint32_t at_least(uint32_t units, uint32_t minimum) {
   return units < minimum ? minimum : units;
 }
@@ -100,7 +105,7 @@ void SimpleAllocator::push_free(uint32_t block, uint32_t units) {
   if (head != 0)
     word_at(head, kPrevLink) = block;
   heads_[cls] = block;
-  nonempty_classes_[cls >> 6] |= uint64_t(1) << (cls & 63);
+  nonempty_classes_[cls / kClassesPerWord] |= class_bit(cls);
   fragments_ += 1;
   fragment_units_ += units;
 }
@@ -115,7 +120,7 @@ void SimpleAllocator::unlink_free(uint32_t block) {
     uint32_t cls = size_class(units, class_bits_);
     heads_[cls] = next;
     if (next == 0)
-      nonempty_classes_[cls >> 6] &= ~(uint64_t(1) << (cls & 63));
+      nonempty_classes_[cls / kClassesPerWord] &= ~class_bit(cls);
   }
   if (next != 0)
     word_at(next, kPrevLink) = prev;
@@ -182,12 +187,12 @@ void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_
   // The head of each non-empty class from the request's own up: past the first one or two,
   // only an alignment gap can make a head not fit, and the loop ends at the last class.
   uint32_t own_class = size_class(units, class_bits_);
-  for (uint32_t half = own_class >> 6; half < 2; ++half) {
-    uint64_t candidates = nonempty_classes_[half];
-    if (half == own_class >> 6)
-      candidates &= ~uint64_t(0) << (own_class & 63);
+  for (uint32_t word = own_class / kClassesPerWord; word < kClassCount / kClassesPerWord; ++word) {
+    uint64_t candidates = nonempty_classes_[word];
+    if (word == own_class / kClassesPerWord)
+      candidates &= ~(class_bit(own_class) - 1);
     for (; candidates != 0; candidates &= candidates - 1) {
-      uint32_t block = heads_[half * 64 + __builtin_ctzll(candidates)];
+      uint32_t block = heads_[word * kClassesPerWord + __builtin_ctzll(candidates)];
       uint32_t available = units_of(word_at(block, 0));
       uint32_t gap = gap_for(block, align_bits);
       if (gap + units <= available) {
@@ -350,7 +355,9 @@ uint32_t SimpleAllocator::largest_free_units() const {
   uint64_t high = nonempty_classes_[1], low = nonempty_classes_[0];
   if ((high | low) != 0) {
     // A request of the top list's head's size looks at that head first, and it fits.
-    uint32_t head = heads_[high != 0 ? 127 - __builtin_clzll(high) : 63 - __builtin_clzll(low)];
+    uint32_t top = high != 0 ? 2 * kClassesPerWord - 1 - __builtin_clzll(high)
+                             : kClassesPerWord - 1 - __builtin_clzll(low);
+    uint32_t head = heads_[top];
     uint32_t units = units_of(word_at(head, 0));
     largest = units > largest ? units : largest;
   }
@@ -432,7 +439,7 @@ const char* SimpleAllocator::check_here() const {
 
   uint32_t listed = 0;
   for (uint32_t cls = 0; cls < kClassCount; ++cls) {
-    if ((heads_[cls] != 0) != bool(nonempty_classes_[cls >> 6] >> (cls & 63) & 1))
+    if ((heads_[cls] != 0) != bool(nonempty_classes_[cls / kClassesPerWord] & class_bit(cls)))
       return "I6: nonempty_classes disagrees with a list";
     uint32_t before = 0;
     for (uint32_t block = heads_[cls]; block != 0; block = word_at(block, kNextLink)) {
