@@ -552,31 +552,31 @@ TEST_SUITE("SimpleAllocator: compaction") {
 }
 
 TEST_SUITE("SimpleAllocator: page store and tags") {
-  // 16 pages of 64 KiB, page-aligned; page 0 of the store is the 64 KiB below them.
+  // A page map of 16 entries; the store's runs are pages 1..8 of it.
   struct Pages {
-    Pages() : memory(static_cast<char*>(std::aligned_alloc(1 << 16, 16 << 16))) {
-      store = SimpleAllocator::create_page_store(state, address(memory) - (1 << 16), 1, 1 + 8);
+    Pages() {
+      store = SimpleAllocator::create_page_store(state, map, 1, 1 + 8);
       REQUIRE(store != nullptr);
     }
-    ~Pages() { std::free(memory); }
-    size_t page_of(const void* payload) const { return (address(payload) - address(memory)) >> 16; }
-    char* memory;
+    size_t page_of(const void* payload) const { return (address(payload) - 4 - address(map)) >> 4; }
+    alignas(16) uint32_t map[16 * 4] = {};
     alignas(8) char state[sizeof(SimpleAllocator)];
     SimpleAllocator* store;
   };
 
-  TEST_CASE("runs of pages: the payload follows a one-word header at the page start") {
+  TEST_CASE("runs of pages live in the map: a run's header is its first page's entry") {
     Pages pages;
     void* a = pages.store->alloc_units(2);
     void* b = pages.store->alloc_units(3);
     REQUIRE(a != nullptr);
     REQUIRE(b != nullptr);
-    CHECK(address(a) == address(pages.memory) + 4);
-    CHECK(pages.page_of(b) == 2);
+    CHECK(address(a) == address(pages.map) + 16 + 4);
+    CHECK(pages.page_of(b) == 3);
     CHECK(SimpleAllocator::block_units(b) == 3);
     CHECK(pages.store->stats().unused_words == 3); // of 8 pages
     CHECK(pages.store->alloc_units(4) == nullptr); // only 3 left above the bump pointer
     CHECK(pages.store->check() == nullptr);
+    CHECK(pages.map[9 * 4] == 0); // nothing written past the runs
   }
 
   TEST_CASE("freed runs merge, are reused, and go back to the top") {
@@ -602,14 +602,14 @@ TEST_SUITE("SimpleAllocator: page store and tags") {
   TEST_CASE("move_end adds pages at the top; bad ranges and sizes are refused") {
     Pages pages;
     CHECK(pages.store->alloc_units(9) == nullptr);
-    CHECK(pages.store->move_end(pages.memory + (12 << 16)));
+    CHECK(pages.store->move_end(pages.map + 13 * 4));
     CHECK(pages.store->alloc_units(9) != nullptr);
-    CHECK_FALSE(pages.store->move_end(pages.memory));
+    CHECK_FALSE(pages.store->move_end(pages.map + 4));
     CHECK(pages.store->alloc_units(0) == nullptr);
     CHECK(pages.store->alloc_units(size_t(1) << 40) == nullptr);
     alignas(8) char state[sizeof(SimpleAllocator)];
-    CHECK(SimpleAllocator::create_page_store(state, 0, 0, 4) == nullptr); // page 0 is "none"
-    CHECK(SimpleAllocator::create_page_store(state, 0, 5, 4) == nullptr);
+    CHECK(SimpleAllocator::create_page_store(state, pages.map, 0, 4) == nullptr); // 0: "none"
+    CHECK(SimpleAllocator::create_page_store(state, pages.map, 5, 4) == nullptr);
   }
 
   TEST_CASE("used blocks carry the region's tag; a block with another tag is refused") {
@@ -628,6 +628,6 @@ TEST_SUITE("SimpleAllocator: page store and tags") {
     static_cast<uint32_t*>(payload)[-1] ^= 1u << kit::kTagShift;
     CHECK(tagged->dealloc(payload));
     CHECK(tagged->check() == nullptr);
-    CHECK(SimpleAllocator::create(buffer.begin(), buffer.end(), kit::kLargeTag) == nullptr);
+    CHECK(SimpleAllocator::create(buffer.begin(), buffer.end(), kit::kNoRegionTag) == nullptr);
   }
 }

@@ -57,9 +57,19 @@ void Allocator::init(const Heap& heap) {
   uintptr_t end_page = heap.end & ~kPageMask;
   if (end_page < first_page)
     end_page = first_page;
-  pages_ = SimpleAllocator::create_page_store(span_states_[0], first_page - kPageBytes, 1,
-                                              1 + uint32_t((end_page - first_page) >> kPageShift));
+  origin_ = first_page - kPageBytes;
+  map_ = first_map_;
+  map_entries_ = kFirstMapPages;
+  // Memory the first map does not cover gets a map of its own at once.
+  uint32_t end_number = page_number(end_page);
+  uint32_t map_pages = map_pages_for(end_number);
+  pages_ = SimpleAllocator::create_page_store(span_states_[0], map_, 1, end_number - map_pages);
   span_count_ = 1;
+  memory_end_ = end_page;
+  if (map_pages != 0)
+    place_map(map_pages);
+  settle_map();
+  memory_end_ = heap.end;
 }
 
 // Tags never used go first, then released ones, the longest released first: a pointer into a
@@ -101,15 +111,14 @@ void Allocator::release_region(Space& space, SimpleAllocator* region) {
   free_tags_[(free_tag_first_ + free_tag_count_++) % slot_capacity_] = uint16_t(region->tag());
   region_count_ -= 1;
   space.region_count -= 1;
-  pages_->dealloc(run_of_region(region));
+  free_run(page_of_region(region));
 }
 
 // Moves the region table to a large run with a slot for every tag (see "Spaces" in
 // allocator.hpp); false, changing nothing, when out of memory.
 bool Allocator::grow_region_table() {
   constexpr uint32_t kAllSlots = kMaxRegionTag + 1;
-  void* run = alloc_large(handles_, kAllSlots * (sizeof(RegionSlot) + sizeof(uint16_t)),
-                          kWordShift + 1, nullptr);
+  void* run = alloc_large(handles_, kAllSlots * (sizeof(RegionSlot) + sizeof(uint16_t)), nullptr);
   if (run == nullptr)
     return false;
   auto* slots = static_cast<RegionSlot*>(run);
@@ -124,17 +133,13 @@ bool Allocator::grow_region_table() {
   return true;
 }
 
-void* Allocator::run_of_region(const SimpleAllocator* region) {
-  return reinterpret_cast<void*>((uintptr_t(region) & ~kPageMask) + kWordBytes);
-}
-
 void* Allocator::alloc_block(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
   if (fresh != nullptr)
     *fresh = false;
   if (align_bits > kMaxAlignBits)
     return nullptr;
   void* payload = bytes > kMaxAllocBytes
-                      ? alloc_large(space, bytes, align_bits, fresh)
+                      ? alloc_large(space, bytes, fresh)
                       : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
   if (payload != nullptr)
     count_added(space, usable_size(payload));
@@ -230,10 +235,10 @@ bool Allocator::grow_small(Space& space, uint32_t bytes) {
   if (newest != nullptr && newest != partial_) {
     uintptr_t room = newest->end() - newest->unused_start();
     auto more_pages = uint32_t(pages_for(bytes - (room < bytes ? room : bytes)));
-    void* run = run_of_region(newest);
+    uint32_t page = page_of_region(newest);
     uintptr_t grown_end = newest->end() + (uintptr_t(more_pages) << kPageShift);
     if (grown_end - uintptr_t(newest) <= kMaxRegionBytes &&
-        resize_run(run, SimpleAllocator::block_units(run) + more_pages))
+        resize_run(page, run_pages(page) + more_pages))
       return newest->move_end(reinterpret_cast<void*>(grown_end));
   }
   return add_region_run(space, bytes);
@@ -255,51 +260,70 @@ bool Allocator::add_region_run(Space& space, uint32_t bytes) {
   void* run = take_pages(pages);
   if (run == nullptr)
     return false;
-  uintptr_t run_start = uintptr_t(run) - kWordBytes;
-  uintptr_t run_end = run_start + (uintptr_t(pages) << kPageShift);
-  if (add_region(space, reinterpret_cast<void*>(run_start + state_offset),
+  uint32_t page = page_number(uintptr_t(run));
+  entry(page).kind = kRunRegion;
+  uintptr_t run_end = uintptr_t(run) + (uintptr_t(pages) << kPageShift);
+  if (add_region(space, static_cast<unsigned char*>(run) + state_offset,
                  reinterpret_cast<void*>(run_end)) == nullptr) {
-    pages_->dealloc(run);
+    free_run(page);
     return false;
   }
   return true;
 }
 
 uint32_t Allocator::pages_free_at_top() const {
-  return uint32_t((pages_->end() - pages_->unused_start()) >> kPageShift);
+  return uint32_t((pages_->end() - pages_->unused_start()) >> kMapEntryShift);
 }
 
-// A run of `pages`, growing memory when the page store has none. Growth that turns out not to
-// be adjacent starts a new span, which may need one more growth: never more than two.
+// A run of `pages` (its first page's address, its kind not set yet), growing memory when the
+// page store has none. Growth that turns out not to be adjacent starts a new span, which may
+// need one more growth: never more than two.
 void* Allocator::take_pages(uint32_t pages) {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (void* run = pages_->alloc_units(pages)) {
-      mark_written(run, pages);
-      return run;
+    if (void* handle = pages_->alloc_units(pages)) {
+      uint32_t page = page_of_entry(uintptr_t(handle) - kWordBytes);
+      mark_written(page, pages);
+      settle_map();
+      return reinterpret_cast<void*>(page_address(page));
     }
     uint32_t at_top = pages_free_at_top();
     if (attempt == 2 || !grow_memory(pages - (at_top < pages ? at_top : pages)))
-      return nullptr;
+      break;
   }
+  settle_map();
   return nullptr;
 }
 
 // Resizes a run where it stands, growing memory when it is the top run of the newest span.
-bool Allocator::resize_run(void* run, uint32_t pages) {
-  bool resized = pages_->resize_units(run, pages);
-  uint32_t have = SimpleAllocator::block_units(run);
-  if (!resized && pages_->contains(run) &&
-      uintptr_t(run) - kWordBytes + (uintptr_t(have) << kPageShift) == pages_->unused_start())
-    resized = grow_memory(pages - have - pages_free_at_top()) && pages_->resize_units(run, pages);
+// The map's run, when it is the run above, moves to the top of the growth out of the way.
+bool Allocator::resize_run(uint32_t page, uint32_t pages) {
+  bool resized = pages_->resize_units(run_handle(page), pages);
+  uint32_t have = run_pages(page);
+  uint32_t map_above = page + have == map_page_ ? run_pages(map_page_) : 0;
+  if (!resized && pages_->contains(run_handle(page)) &&
+      uintptr_t(&map_[page + have + map_above]) == pages_->unused_start()) {
+    uint32_t room = map_above + pages_free_at_top();
+    uint32_t wanted = pages - have;
+    resized = grow_memory(wanted - (room < wanted ? room : wanted), map_above != 0) &&
+              pages_->resize_units(run_handle(page), pages);
+  }
+  settle_map();
   if (resized)
-    mark_written(run, pages);
+    mark_written(page, pages);
   return resized;
 }
 
 // Memory handed out may be written: it no longer reads as zeros.
-void Allocator::mark_written(const void* run, uint32_t pages) {
-  uintptr_t run_end = uintptr_t(run) - kWordBytes + (uintptr_t(pages) << kPageShift);
+void Allocator::mark_written(uint32_t page, uint32_t pages) {
+  uintptr_t run_end = page_address(page + pages);
   clean_from_ = run_end > clean_from_ ? run_end : clean_from_;
+}
+
+// Gives a used run back to the page store; its kind is cleared first, so that its entry never
+// reads as a live run again (it may live on inside a merged free run).
+void Allocator::free_run(uint32_t page) {
+  entry(page).kind = kRunNone;
+  pages_->dealloc(run_handle(page));
 }
 
 // Asks the heap for `pages`; trusts it only as far as it delivered them.
@@ -310,91 +334,179 @@ uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
   return delivered ? start : 0;
 }
 
-bool Allocator::grow_memory(uint32_t pages_missing) {
+// Memory grows by exactly what is missing, plus the pages of a bigger page map when memory
+// outgrows the map (a new span placed by someone else's growth may need a second, adjacent
+// growth for that), or to move the map out of a growing run's way (move_map_up). The caller
+// calls settle_map once it took its pages.
+bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
+  settle_map();
   if (heap_.grow == nullptr || growth_paused_)
     return false;
-  uint32_t owned_pages = uint32_t((memory_end_ - heap_.begin) >> kPageShift);
-  uint32_t ahead = owned_pages < kGrowAheadFromPages     ? 0
-                   : owned_pages / 8 < kMaxGrowStepPages ? owned_pages / 8
-                                                         : kMaxGrowStepPages;
-  uint32_t step = pages_missing > ahead ? pages_missing : ahead;
+  uint32_t map_pages = map_pages_for(page_number(memory_end_) + pages_missing);
+  if (map_pages == 0 && move_map_up)
+    map_pages = map_entries_ >> (kPageShift - kMapEntryShift);
   uintptr_t new_end = 0;
-  uintptr_t start = try_grow(step, &new_end);
-  if (start == 0 && step > pages_missing)
-    start = try_grow(pages_missing, &new_end);
+  uintptr_t start = try_grow(pages_missing + map_pages, &new_end);
   if (start == 0)
     return false;
   grow_calls_ += 1;
+  bool adjacent = start == memory_end_ && pages_->end() == uintptr_t(&map_[page_number(start)]);
+  if (!adjacent) {
+    uint32_t map_pages_there = map_pages_for(page_number(new_end));
+    uintptr_t more_end = 0;
+    if (map_pages_there > map_pages) {
+      if (try_grow(map_pages_there - map_pages, &more_end) != new_end)
+        return false;
+      grow_calls_ += 1;
+      new_end = more_end;
+    }
+    map_pages = map_pages_there;
+  }
   grown_pages_ += uint32_t((new_end - start) >> kPageShift);
-  bool adjacent = start == memory_end_ && pages_->end() == memory_end_;
   memory_end_ = new_end;
-  if (adjacent)
-    return pages_->move_end(reinterpret_cast<void*>(new_end));
-  if (span_count_ == kMaxSpans)
-    return false;
-  SimpleAllocator* span =
-      SimpleAllocator::create_page_store(span_states_[span_count_], start - kPageBytes, 1,
-                                         1 + uint32_t((new_end - start) >> kPageShift));
-  if (span == nullptr)
-    return false;
-  span_count_ += 1;
-  span->chain(pages_);
-  pages_ = span;
+  uint32_t runs_end = page_number(new_end) - map_pages;
+  if (adjacent) {
+    pages_->move_end(&map_[runs_end]);
+  } else {
+    if (span_count_ == kMaxSpans)
+      return false;
+    SimpleAllocator* span = SimpleAllocator::create_page_store(
+        span_states_[span_count_], map_, page_number(start), runs_end);
+    if (span == nullptr)
+      return false;
+    span_count_ += 1;
+    span->chain(pages_);
+    pages_ = span;
+  }
+  if (map_pages != 0)
+    place_map(map_pages);
   return true;
 }
 
-void* Allocator::run_of(const void* large_payload) {
-  return reinterpret_cast<void*>(((uintptr_t(large_payload) - kWordBytes) & ~kPageMask) +
-                                 kWordBytes);
+// Pages of a page map for memory up to page end_page, its own pages included, or 0 when the
+// map covers it already. The map doubles; it keeps an entry past the end (see grow_memory).
+uint32_t Allocator::map_pages_for(uint32_t end_page) const {
+  constexpr uint32_t kEntriesPerPage = 1u << (kPageShift - kMapEntryShift);
+  if (end_page < map_entries_)
+    return 0;
+  uint32_t pages = map_entries_ < kEntriesPerPage ? 1 : 2 * (map_entries_ / kEntriesPerPage);
+  while (uint64_t(pages) * kEntriesPerPage <= uint64_t(end_page) + pages)
+    pages *= 2;
+  return pages;
 }
 
-LargeRun* Allocator::large_run_of(const void* large_payload) {
-  return reinterpret_cast<LargeRun*>((uintptr_t(large_payload) - kWordBytes) & ~kPageMask);
+// Moves the page map to the `pages` pages at the top of memory, above the newest span's end,
+// and gives the old map's run back. Until settle_map, the map is not a run, so the allocation
+// that grew memory takes its pages first and the map never sits between a run and the pages
+// the run grows into.
+void Allocator::place_map(uint32_t pages) {
+  uint32_t old_page = map_page_;
+  move_map(page_number(memory_end_) - pages, pages);
+  map_page_ = 0;
+  map_pending_ = pages;
+  if (old_page != 0)
+    free_large(old_page);
 }
 
-void* Allocator::alloc_large(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
-  size_t offset = size_t(1) << align_bits;
-  offset = offset > kLargeHeaderBytes ? offset : kLargeHeaderBytes;
-  if (bytes > SIZE_MAX - offset || pages_for(bytes + offset) > kMaxBlockUnits)
+// The map placed at the top becomes a large run of the handle space (it lands where it is
+// when the pages below it were taken; else it moves down to where it lands).
+void Allocator::settle_map() {
+  uint32_t pages = map_pending_;
+  if (pages == 0)
+    return;
+  map_pending_ = 0;
+  pages_->move_end(&map_[page_number(memory_end_)]);
+  uint32_t page = page_of_entry(uintptr_t(pages_->alloc_units(pages)) - kWordBytes);
+  if (page_address(page) != uintptr_t(map_))
+    move_map(page, pages);
+  map_page_ = page;
+  link_large(handles_, page, pages);
+  mark_written(page, pages);
+}
+
+// Copies the map's entries to the `pages` pages at `page` (at or below where they are, or
+// apart), zeroes the rest of them, and points every span there.
+void Allocator::move_map(uint32_t page, uint32_t pages) {
+  auto* map = reinterpret_cast<RunEntry*>(page_address(page));
+  uint32_t entries = pages << (kPageShift - kMapEntryShift);
+  for (uint32_t index = 0; index < entries; ++index)
+    map[index] = index < map_entries_ ? map_[index] : RunEntry{};
+  map_ = map;
+  map_entries_ = entries;
+  for (SimpleAllocator* span = pages_; span != nullptr; span = span->next())
+    span->rebase(map);
+}
+
+uint32_t Allocator::space_code(const Space& space) const {
+  return &space == &main_      ? kRunMainLarge
+         : &space == &handles_ ? kRunHandleLarge
+                               : uint32_t(uintptr_t(&space) - origin_);
+}
+
+Space* Allocator::space_of_code(uint32_t kind) const {
+  return kind == kRunMainLarge     ? const_cast<Space*>(&main_)
+         : kind == kRunHandleLarge ? const_cast<Space*>(&handles_)
+                                   : reinterpret_cast<Space*>(origin_ + kind);
+}
+
+// The page of the large run whose payload ptr is, or 0 (see the diagram in allocator.hpp for
+// why a stale entry never passes). O(1).
+uint32_t Allocator::large_run_at(const void* ptr) const {
+  uintptr_t offset = uintptr_t(ptr) - origin_;
+  auto page = uint32_t(offset >> kPageShift);
+  if ((offset & kPageMask) != 0 || offset >> kPageShift >= map_entries_ ||
+      !pages_->holds_used_block(run_handle(page)))
+    return 0;
+  const RunEntry& run = entry(page);
+  if (run.kind < kRunMainLarge || run.next >= map_entries_ || run.prev >= map_entries_ ||
+      (run.next != 0 && entry(run.next).prev != page))
+    return 0;
+  if (run.prev != 0)
+    return entry(run.prev).next == page ? page : 0;
+  const Space* space = space_of_code(run.kind);
+  bool known = run.kind <= kRunHandleLarge ||
+               (in_heap(space) && uintptr_t(space) % alignof(Space) == 0 && space->self == space);
+  return known && space->large == page ? page : 0;
+}
+
+void* Allocator::alloc_large(Space& space, size_t bytes, bool* fresh) {
+  if (pages_for(bytes) > kMaxBlockUnits)
     return nullptr;
-  auto pages = uint32_t(pages_for(bytes + offset));
+  auto pages = uint32_t(pages_for(bytes));
   uintptr_t clean_before = clean_from_;
   void* run = place_compacting_first(space, bytes, [&] { return take_pages(pages); });
   if (run == nullptr)
     return nullptr;
-  auto* large = reinterpret_cast<LargeRun*>(uintptr_t(run) - kWordBytes);
   if (fresh != nullptr)
-    *fresh = uintptr_t(large) >= clean_before;
-  large->owner.value = &space;
-  large->payload_offset = uint32_t(offset);
-  large->prev.width = 0;
-  large->next.value = space.large;
-  if (space.large != nullptr)
-    space.large->prev.value = large;
-  space.large = large;
-  auto* payload = reinterpret_cast<Word*>(uintptr_t(large) + offset);
-  payload[-1] = kLargeTag << kTagShift;
+    *fresh = uintptr_t(run) >= clean_before;
+  link_large(space, page_number(uintptr_t(run)), pages);
+  return run;
+}
+
+// Makes the run at page the newest large run of space.
+void Allocator::link_large(Space& space, uint32_t page, uint32_t pages) {
+  entry(page) = {entry(page).header, space_code(space), space.large, 0};
+  if (space.large != 0)
+    entry(space.large).prev = page;
+  space.large = page;
   space.large_blocks += 1;
   space.large_pages += pages;
   large_blocks_ += 1;
   large_pages_ += pages;
-  return payload;
 }
 
-// Unlinks a live large run from its space and gives it back to the page store. Its marker is
-// cleared: a stale pointer to it no longer reads as a large block (the run's header may live
-// on inside a merged free run, where the page store could not tell).
-void Allocator::free_large(LargeRun* run) {
-  Space& space = *run->owner.value;
-  reinterpret_cast<Word*>(uintptr_t(run) + run->payload_offset)[-1] = 0;
-  uint32_t pages = SimpleAllocator::block_units(&run->payload_offset);
-  if (run->prev.value != nullptr)
-    run->prev.value->next.value = run->next.value;
+// Unlinks a live large run from its space and gives it back to the page store.
+void Allocator::free_large(uint32_t page) {
+  const RunEntry run = entry(page);
+  Space& space = *space_of_code(run.kind);
+  uint32_t pages = units_of(run.header);
+  if (run.prev != 0)
+    entry(run.prev).next = run.next;
   else
-    space.large = run->next.value;
-  if (run->next.value != nullptr)
-    run->next.value->prev.value = run->prev.value;
-  pages_->dealloc(&run->payload_offset);
+    space.large = run.next;
+  if (run.next != 0)
+    entry(run.next).prev = run.prev;
+  free_run(page);
   space.large_blocks -= 1;
   space.large_pages -= pages;
   large_blocks_ -= 1;
@@ -402,17 +514,16 @@ void Allocator::free_large(LargeRun* run) {
 }
 
 bool Allocator::free_block(void* ptr) {
-  uint32_t tag = SimpleAllocator::tag_of(ptr);
   size_t bytes = usable_size(ptr);
-  if (tag == kLargeTag) {
-    LargeRun* run = large_run_of(ptr);
-    if (!pages_->holds_used_block(run_of(ptr)) || run->owner.value->handle_blocks)
+  if (uint32_t page = large_run_at(ptr)) {
+    Space& space = *space_of_code(entry(page).kind);
+    if (space.handle_blocks)
       return false;
-    Space& space = *run->owner.value;
-    free_large(run);
+    free_large(page);
     count_removed(space, bytes);
     return true;
   }
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
   if (tag >= tag_limit_)
     return false;
   RegionSlot slot = regions_[tag];
@@ -423,27 +534,26 @@ bool Allocator::free_block(void* ptr) {
 }
 
 Space& Allocator::space_of(const void* ptr) const {
-  uint32_t tag = SimpleAllocator::tag_of(ptr);
-  return tag == kLargeTag ? *large_run_of(ptr)->owner.value : *regions_[tag].owner;
+  uint32_t page = large_run_at(ptr);
+  return page != 0 ? *space_of_code(entry(page).kind)
+                   : *regions_[SimpleAllocator::tag_of(ptr)].owner;
 }
 
 bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
-  uint32_t tag = SimpleAllocator::tag_of(ptr);
   size_t old_bytes = usable_size(ptr);
   bool resized;
-  if (tag == kLargeTag) {
-    uintptr_t offset = uintptr_t(ptr) - uintptr_t(large_run_of(ptr));
-    uint32_t old_pages = SimpleAllocator::block_units(run_of(ptr));
-    resized = bytes > kMaxAllocBytes && bytes <= SIZE_MAX - offset &&
-              pages_for(bytes + offset) <= kMaxBlockUnits &&
-              resize_run(run_of(ptr), uint32_t(pages_for(bytes + offset)));
+  if (uint32_t page = large_run_at(ptr)) {
+    uint32_t old_pages = run_pages(page);
+    resized = bytes > kMaxAllocBytes && pages_for(bytes) <= kMaxBlockUnits &&
+              resize_run(page, uint32_t(pages_for(bytes)));
     if (resized) {
-      uint32_t new_pages = SimpleAllocator::block_units(run_of(ptr));
-      Space& space = *large_run_of(ptr)->owner.value;
+      uint32_t new_pages = run_pages(page);
+      Space& space = *space_of_code(entry(page).kind);
       space.large_pages = space.large_pages - old_pages + new_pages;
       large_pages_ = large_pages_ - old_pages + new_pages;
     }
   } else {
+    uint32_t tag = SimpleAllocator::tag_of(ptr);
     SimpleAllocator* region = tag < tag_limit_ ? regions_[tag].region : nullptr;
     size_t word_count = word_count_for(bytes, align_bits);
     resized = bytes <= kMaxAllocBytes && region != nullptr &&
@@ -461,8 +571,11 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
 bool Allocator::in_heap(const void* ptr) const {
   if (partial_ != nullptr && partial_->contains(ptr))
     return true;
+  uintptr_t offset = uintptr_t(ptr) - origin_;
+  if (offset >> kPageShift >= map_entries_)
+    return false;
   for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    if (span->contains(ptr))
+    if (span->contains(&map_[offset >> kPageShift]))
       return true;
   return false;
 }
@@ -473,17 +586,8 @@ const char* Allocator::block_problem(const void* ptr) const {
   if (!in_heap(ptr))
     return "pointer outside the heap";
   uint32_t tag = SimpleAllocator::tag_of(ptr);
-  bool live;
-  if (tag == kLargeTag) {
-    // The payload sits 64 bytes or its alignment (a power of two) into its run.
-    uintptr_t offset = uintptr_t(ptr) - uintptr_t(large_run_of(ptr));
-    live = (offset == kLargeHeaderBytes ||
-            (offset > kLargeHeaderBytes && (offset & (offset - 1)) == 0)) &&
-           pages_->holds_used_block(run_of(ptr));
-  } else {
-    live = tag < tag_limit_ && regions_[tag].region != nullptr &&
-           regions_[tag].region->holds_used_block(ptr);
-  }
+  bool live = large_run_at(ptr) != 0 || (tag < tag_limit_ && regions_[tag].region != nullptr &&
+                                         regions_[tag].region->holds_used_block(ptr));
   if (live)
     return space_of(ptr).handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;
   return SimpleAllocator::header_says_free(ptr)
@@ -492,12 +596,9 @@ const char* Allocator::block_problem(const void* ptr) const {
 }
 
 size_t Allocator::usable_size(const void* ptr) const {
-  if (SimpleAllocator::tag_of(ptr) != kLargeTag)
-    return size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
-  const void* run = run_of(ptr);
-  uintptr_t run_end =
-      uintptr_t(run) - kWordBytes + (uintptr_t(SimpleAllocator::block_units(run)) << kPageShift);
-  return run_end - uintptr_t(ptr);
+  uint32_t page = large_run_at(ptr);
+  return page != 0 ? size_t(run_pages(page)) << kPageShift
+                   : size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
 }
 
 // ── Private heaps ────────────────────────────────────────────────────────────────────────────
@@ -519,6 +620,7 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
     if (pages > pages_free_at_top() && !grow_memory(uint32_t(pages - pages_free_at_top())))
       return nullptr;
     space = reserve_space(initial_bytes);
+    settle_map();
     if (space == nullptr)
       return nullptr;
   }
@@ -579,7 +681,7 @@ void Allocator::drop(Space& space) {
     drop(*space.first_child);
   while (space.small != nullptr)
     release_region(space, space.small);
-  while (space.large != nullptr)
+  while (space.large != 0)
     free_large(space.large);
   bytes_in_use_ -= space.bytes_in_use;
   unlink_child(space);
@@ -599,15 +701,15 @@ void Allocator::merge(Space& space) {
     oldest->chain(parent.small);
     parent.small = space.small;
   }
-  if (space.large != nullptr) {
-    LargeRun* last = space.large;
-    for (LargeRun* run = space.large; run != nullptr; run = run->next.value) {
-      run->owner.value = &parent;
-      last = run;
+  if (space.large != 0) {
+    uint32_t last = space.large;
+    for (uint32_t page = space.large; page != 0; page = entry(page).next) {
+      entry(page).kind = space_code(parent);
+      last = page;
     }
-    last->next.value = parent.large;
-    if (parent.large != nullptr)
-      parent.large->prev.value = last;
+    entry(last).next = parent.large;
+    if (parent.large != 0)
+      entry(parent.large).prev = last;
     parent.large = space.large;
   }
   while (space.first_child != nullptr) {
@@ -642,7 +744,7 @@ void* Allocator::alloc_handle_block(size_t word_count) {
 }
 
 void* Allocator::alloc_handle_large(size_t bytes) {
-  void* payload = alloc_large(handles_, bytes, 4, nullptr);
+  void* payload = alloc_large(handles_, bytes, nullptr);
   if (payload != nullptr)
     count_added(handles_, usable_size(payload));
   return payload;
@@ -650,8 +752,8 @@ void* Allocator::alloc_handle_large(size_t bytes) {
 
 void Allocator::free_handle_block(void* ptr) {
   size_t bytes = usable_size(ptr);
-  if (SimpleAllocator::tag_of(ptr) == kLargeTag)
-    free_large(large_run_of(ptr));
+  if (uint32_t page = large_run_at(ptr))
+    free_large(page);
   else
     regions_[SimpleAllocator::tag_of(ptr)].region->dealloc(ptr);
   count_removed(handles_, bytes);
@@ -659,14 +761,14 @@ void Allocator::free_handle_block(void* ptr) {
 
 // The pages above the region's bump area, given back to the page store; returns their bytes.
 uint64_t Allocator::trim_region(SimpleAllocator* region) {
-  void* run = run_of_region(region);
-  uintptr_t run_start = uintptr_t(run) - kWordBytes;
+  uint32_t page = page_of_region(region);
+  uintptr_t run_start = page_address(page);
   auto pages = uint32_t(pages_for(region->unused_start() - run_start));
-  uint32_t old_pages = SimpleAllocator::block_units(run);
+  uint32_t old_pages = run_pages(page);
   if (pages >= old_pages)
     return 0;
-  region->move_end(reinterpret_cast<void*>(run_start + (uintptr_t(pages) << kPageShift)));
-  resize_run(run, pages);
+  region->move_end(reinterpret_cast<void*>(page_address(page + pages)));
+  resize_run(page, pages);
   return uint64_t(old_pages - pages) << kPageShift;
 }
 
@@ -739,60 +841,69 @@ struct Allocator::RunMove {
 
 // Page-store compaction's relocator: a handle region without locked blocks moves (its blocks'
 // handles, its slot and its place in the chain follow it; its offsets need nothing), and so
-// does the table's run. Everything else stays.
+// does the table's run. Everything else stays. The core moves the runs' entries; the pages
+// are moved here.
 bool Allocator::move_run(void* context, void* from, void* to) {
   auto* move = static_cast<RunMove*>(context);
   Allocator& self = *move->allocator;
-  uintptr_t start = uintptr_t(from) - kWordBytes;
-  uintptr_t distance = uintptr_t(from) - uintptr_t(to);
+  uint32_t page = self.page_of_entry(uintptr_t(from) - kWordBytes);
+  uint32_t moved_to = self.page_of_entry(uintptr_t(to) - kWordBytes);
+  uintptr_t start = self.page_address(page);
+  uintptr_t distance = start - self.page_address(moved_to);
   void* table = *move->table;
-  if (table != nullptr && SimpleAllocator::tag_of(table) == kLargeTag &&
-      large_run_of(table) == reinterpret_cast<LargeRun*>(start)) {
-    self.relink_large(large_run_of(*move->table), reinterpret_cast<LargeRun*>(start - distance));
-    *move->table = static_cast<unsigned char*>(*move->table) - distance;
-    return true;
+  if (table != nullptr && self.large_run_at(table) == page) {
+    self.relink_large(page, moved_to);
+    *move->table = static_cast<unsigned char*>(table) - distance;
+  } else {
+    uint32_t tag = self.entry(page).kind == kRunRegion ? self.region_of_run(start) : kNoRegionTag;
+    if (tag == kNoRegionTag || self.regions_[tag].owner != &self.handles_)
+      return false;
+    SimpleAllocator* region = self.regions_[tag].region;
+    struct Blocks {
+      RunMove* move;
+      uintptr_t distance;
+      bool movable;
+    } blocks = {move, distance, true};
+    auto ask = [](void* context, uintptr_t start, uint64_t, bool free) {
+      auto* blocks = static_cast<Blocks*>(context);
+      if (!free)
+        blocks->movable &= blocks->move->relocate(blocks->move->context,
+                                                  reinterpret_cast<Word*>(start) + 1, nullptr);
+    };
+    region->walk(ask, &blocks);
+    if (!blocks.movable)
+      return false;
+    auto tell = [](void* context, uintptr_t start, uint64_t, bool free) {
+      auto* blocks = static_cast<Blocks*>(context);
+      auto* payload = reinterpret_cast<Word*>(start) + 1;
+      if (!free)
+        blocks->move->relocate(blocks->move->context, payload,
+                               reinterpret_cast<unsigned char*>(payload) - blocks->distance);
+    };
+    region->walk(tell, &blocks);
+    auto* region_moved_to = reinterpret_cast<SimpleAllocator*>(uintptr_t(region) - distance);
+    self.relink_region(self.handles_, region, region_moved_to);
+    region->rebase(region_moved_to);
   }
-  uint32_t tag = self.region_of_run(start);
-  if (tag == kLargeTag || self.regions_[tag].owner != &self.handles_)
-    return false;
-  SimpleAllocator* region = self.regions_[tag].region;
-  struct Blocks {
-    RunMove* move;
-    uintptr_t distance;
-    bool movable;
-  } blocks = {move, distance, true};
-  auto ask = [](void* context, uintptr_t start, uint64_t, bool free) {
-    auto* blocks = static_cast<Blocks*>(context);
-    if (!free)
-      blocks->movable &= blocks->move->relocate(blocks->move->context,
-                                                reinterpret_cast<Word*>(start) + 1, nullptr);
-  };
-  region->walk(ask, &blocks);
-  if (!blocks.movable)
-    return false;
-  auto tell = [](void* context, uintptr_t start, uint64_t, bool free) {
-    auto* blocks = static_cast<Blocks*>(context);
-    auto* payload = reinterpret_cast<Word*>(start) + 1;
-    if (!free)
-      blocks->move->relocate(blocks->move->context, payload,
-                             reinterpret_cast<unsigned char*>(payload) - blocks->distance);
-  };
-  region->walk(tell, &blocks);
-  auto* moved_to = reinterpret_cast<SimpleAllocator*>(uintptr_t(region) - distance);
-  self.relink_region(self.handles_, region, moved_to);
-  region->rebase(moved_to);
+  // Moving down: each word is read before anything overwrites it.
+  auto* source = reinterpret_cast<const Word*>(start);
+  auto* destination = reinterpret_cast<Word*>(start - distance);
+  size_t words = size_t(self.run_pages(page)) << (kPageShift - kWordShift);
+  for (size_t index = 0; index < words; ++index)
+    destination[index] = source[index];
   return true;
 }
 
-// The large run is about to be copied to moved_to: its neighbours in its space's list (or the
-// space itself) point there.
-void Allocator::relink_large(LargeRun* run, LargeRun* moved_to) {
-  if (run->prev.value != nullptr)
-    run->prev.value->next.value = moved_to;
+// The large run at page is about to move to moved_to: its neighbours in its space's list (or
+// the space itself) point there.
+void Allocator::relink_large(uint32_t page, uint32_t moved_to) {
+  const RunEntry& run = entry(page);
+  if (run.prev != 0)
+    entry(run.prev).next = moved_to;
   else
-    run->owner.value->large = moved_to;
-  if (run->next.value != nullptr)
-    run->next.value->prev.value = moved_to;
+    space_of_code(run.kind)->large = moved_to;
+  if (run.next != 0)
+    entry(run.next).prev = moved_to;
 }
 
 // The region is about to be copied to moved_to: its slot and the link to it in the chain (or
@@ -826,7 +937,7 @@ void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* conte
   for (SimpleAllocator* region = handles_.small; region != nullptr;) {
     SimpleAllocator* older = region->next();
     if (region->own_stats().live_blocks == 0) {
-      result->released_bytes += SimpleAllocator::block_units(run_of_region(region)) << kPageShift;
+      result->released_bytes += uint64_t(run_pages(page_of_region(region))) << kPageShift;
       release_region(handles_, region);
     } else {
       result->released_bytes += trim_region(region);
@@ -844,7 +955,6 @@ uint64_t Allocator::largest_free_bytes() const {
   uint64_t largest = 0;
   for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next()) {
     uint64_t bytes = uint64_t(span->largest_free_units()) << kPageShift;
-    bytes = bytes > kLargeHeaderBytes ? bytes - kLargeHeaderBytes : 0;
     largest = bytes > largest ? bytes : largest;
   }
   // malloc's small blocks (below 32 KiB) come from the main heap's regions: less the header
@@ -890,8 +1000,7 @@ kit_stats Allocator::stats() const {
   stats.grown_pages = grown_pages_;
   if (partial_ != nullptr)
     stats.memory_bytes = partial_->end() - heap_.begin;
-  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    stats.memory_bytes += span->end() - span->heap_start();
+  stats.memory_bytes += uint64_t(stats.pages.total_words) << kPageShift;
   stats.bytes_in_use = bytes_in_use_;
   stats.peak_bytes = peak_bytes_;
   stats.trip_peak_bytes = trip_peak_bytes_;
@@ -903,8 +1012,7 @@ kit_stats Allocator::space_stats(const Space& space) const {
   for (const SimpleAllocator* region = space.small; region != nullptr; region = region->next())
     stats.memory_bytes += region == partial_
                               ? partial_->end() - heap_.begin
-                              : uint64_t(SimpleAllocator::block_units(run_of_region(region)))
-                                    << kPageShift;
+                              : uint64_t(run_pages(page_of_region(region))) << kPageShift;
   if (space.small != nullptr)
     stats.small = space.small->stats();
   if (&space == &main_)
@@ -933,13 +1041,14 @@ const char* Allocator::check_space(const Space& space) const {
   if (regions != space.region_count)
     return "a space's regions are not the ones it counts";
   uint32_t blocks = 0, pages = 0;
-  const LargeRun* before = nullptr;
-  for (const LargeRun* run = space.large; run != nullptr; run = run->next.value) {
-    if (run->owner.value != &space || run->prev.value != before)
+  uint32_t before = 0;
+  for (uint32_t page = space.large; page != 0; page = entry(page).next) {
+    if (page >= map_entries_ || entry(page).kind != space_code(space) ||
+        entry(page).prev != before || blocks > large_blocks_)
       return "a large run's owner or back link is wrong";
     blocks += 1;
-    pages += SimpleAllocator::block_units(&run->payload_offset);
-    before = run;
+    pages += run_pages(page);
+    before = page;
   }
   if (blocks != space.large_blocks || pages != space.large_pages)
     return "a space's large runs are not the ones it counts";
@@ -962,8 +1071,8 @@ const char* Allocator::check() const {
     return parked_breach;
   if (const char* page_breach = pages_->check())
     return page_breach;
-  // The page runs: each used one holds a region's state or a large block's marker, and they
-  // add up to the counts kept.
+  // The page runs: each used one holds a region's state or is a large block, and they add up
+  // to the counts kept.
   struct Tally {
     const Allocator* allocator;
     uint32_t regions, large_blocks, large_pages;
@@ -973,22 +1082,22 @@ const char* Allocator::check() const {
     span->walk(
         [](void* context, uintptr_t start, uint64_t bytes, bool free) {
           auto* tally = static_cast<Tally*>(context);
+          const Allocator& self = *tally->allocator;
+          uint32_t page = self.page_of_entry(start);
           if (free)
             return;
-          if (tally->allocator->region_of_run(start) != kLargeTag) {
+          if (self.entry(page).kind == kRunRegion) {
+            tally->unknown_run |= self.region_of_run(self.page_address(page)) == kNoRegionTag;
             tally->regions += 1;
             return;
           }
-          bool marked = false;
-          for (uintptr_t offset = kLargeHeaderBytes; offset <= kPageBytes && !marked; offset *= 2)
-            marked = reinterpret_cast<const Word*>(start + offset)[-1] == kLargeTag << kTagShift;
-          tally->unknown_run |= !marked;
+          tally->unknown_run |= self.large_run_at(reinterpret_cast<void*>(self.page_address(page))) != page;
           tally->large_blocks += 1;
-          tally->large_pages += uint32_t(bytes >> kPageShift);
+          tally->large_pages += uint32_t(bytes >> kMapEntryShift);
         },
         &tally);
   if (tally.unknown_run)
-    return "a used page run holds neither a region nor a large block's marker";
+    return "a used page run holds neither a region nor a live large block";
   if (tally.regions != region_count_)
     return "the regions found in page runs are not the regions kept";
   if (tally.large_blocks != large_blocks_ || tally.large_pages != large_pages_)
@@ -1040,7 +1149,7 @@ void emit_block(void* target, uintptr_t start, uint64_t bytes, bool free) {
 
 } // namespace
 
-// The region whose state starts a used page run, or kLargeTag: a region's state is 8 bytes
+// The region whose state starts a used page run, or kNoRegionTag: a region's state is 8 bytes
 // into its run (16 for a handle region), and its slot names it. O(1).
 uint32_t Allocator::region_of_run(uintptr_t start) const {
   constexpr uintptr_t kStateOffsets[] = {kRegionStateOffset, kHandleRegionOffset};
@@ -1050,7 +1159,7 @@ uint32_t Allocator::region_of_run(uintptr_t start) const {
     if (tag < tag_limit_ && regions_[tag].region == candidate)
       return tag;
   }
-  return kLargeTag;
+  return kNoRegionTag;
 }
 
 void Allocator::walk_region(uint32_t index, kit_walk_visitor visit, void* context) const {
@@ -1068,19 +1177,26 @@ void Allocator::walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_
     const Allocator* allocator;
     WalkTarget target;
   } walk = {this, {visit, context, index}};
-  emit(walk.target, KIT_WALK_SPAN, span->heap_start(), span->end() - span->heap_start());
+  uint32_t first = page_of_entry(span->heap_start());
+  emit(walk.target, KIT_WALK_SPAN, page_address(first),
+       uint64_t(page_of_entry(span->end()) - first) << kPageShift);
   span->walk(
       [](void* context, uintptr_t start, uint64_t bytes, bool free) {
         auto* run = static_cast<RunWalk*>(context);
-        uint32_t region = free ? kLargeTag : run->allocator->region_of_run(start);
-        if (region != kLargeTag)
-          run->allocator->walk_region(region, run->target.visit, run->target.context);
+        const Allocator& self = *run->allocator;
+        uint32_t page = self.page_of_entry(start);
+        uintptr_t address = self.page_address(page);
+        if (!free && self.entry(page).kind == kRunRegion)
+          self.walk_region(self.region_of_run(address), run->target.visit, run->target.context);
         else
-          emit(run->target, free ? KIT_WALK_FREE_RUN : KIT_WALK_LARGE, start, bytes);
+          emit(run->target, free ? KIT_WALK_FREE_RUN : KIT_WALK_LARGE, address,
+               bytes >> kMapEntryShift << kPageShift);
       },
       &walk);
+  uint32_t unused = page_of_entry(span->unused_start());
   if (span->end() > span->unused_start())
-    emit(walk.target, KIT_WALK_UNUSED, span->unused_start(), span->end() - span->unused_start());
+    emit(walk.target, KIT_WALK_UNUSED, page_address(unused),
+         uint64_t(page_of_entry(span->end()) - unused) << kPageShift);
 }
 
 void Allocator::walk(kit_walk_visitor visit, void* context) const {

@@ -3,14 +3,30 @@
 //   memory:  │ data, stack │ partial │ page │ page │ page │ page │ ...            │ (grown) │
 //                          ^ heap begin    the page store: runs of 64 KiB pages
 //   partial: a word region from the heap's begin to the first page boundary (if it fits one)
-//   runs:    │ header │ · │ word region (state, blocks...)      │   a small region, ≤ 2 MiB
-//            │ header │ ·  ·  · │ handle region (state, ...)    │   (state at 8, handle: at 16)
-//            │ header │ p │ owner │ next │ prev │ ... │ marker │ payload ...   a large block
-//              0        4   8       16     24           p-4     p = max(64, alignment)
+//   runs:    │ · │ word region (state, blocks...)          │   a small region, ≤ 2 MiB
+//            │ · · │ handle region (state, ...)            │   (state at 8; handle: at 16)
+//            │ payload ...                                 │   a large block: every byte its own
+//            │ page map entries                            │   the page map (below)
 //
-// The page store is a SimpleAllocator in units of pages (layout and invariants: see
-// simple_allocator.hpp), one per contiguous span of memory we own. Its bump area is the free
-// memory at the top: runs freed there go back to it and are reused before memory grows.
+// The page store is a SimpleAllocator over a page map (simple_allocator.hpp): 16 bytes per
+// page, entry n for the page n pages above the origin (the page below the first whole page of
+// the heap), one map for every span of memory we own, each span a page store of its own. Its
+// bump area is the free memory at the top: runs freed there go back to it and are reused
+// before memory grows. A used run's first entry says what the run holds (RunEntry):
+//
+//   entry:   │ header (the store's) │ kind │ next │ prev │
+//   kind:    kRunRegion, or a large block's space: kRunMainLarge, kRunHandleLarge, or the
+//            private heap whose record is `kind` bytes above the origin (a record is a block
+//            past a region's state: never below 584 bytes)
+//   next, prev: a large run's neighbours in its space's list of large runs (pages; 0: none)
+//
+// The map starts in the allocator's state (kFirstMapPages entries: 2 MiB of memory); when
+// memory outgrows it, it moves into a large run of the handle space, doubling, which memory
+// grows for along with what the allocation needs: O(log memory) moves, 1/4096 of memory.
+// A pointer is a large block iff it is page-aligned and its page's entry is a used run of a
+// large kind that its neighbours in the list (or its space's head) point back to: stale
+// entries (inside runs, or of runs freed or moved) never pass, since a run's kind is cleared
+// when it is freed and moved runs' neighbours point to their new place.
 //
 // Spaces. Blocks belong to a space: the main heap (malloc's), a private heap (kit_heap_create),
 // or the handle space (kit_handle_alloc). Each space has its own chain of word regions
@@ -22,9 +38,6 @@
 //   the first time a heap needs more, it moves to a large run of the handle space (free()
 //   refuses it) with room for every tag: a program that never has many regions does not carry
 //   20 KB of empty slots below its __heap_base.
-// - A large run records its payload's offset p and its space (owner), and links the space's
-//   large runs (next, prev: 8 bytes each on every target); the word before the payload (the
-//   marker) carries kLargeTag while the block lives.
 // - Handle regions start their state 16 bytes into the run, so their first block starts 8
 //   bytes past a 16-byte boundary; their blocks are all multiples of 16 bytes, and a handle
 //   block is │ header │ handle index │ payload │: payloads stay 16-byte aligned wherever
@@ -44,15 +57,11 @@
 //   room, the newest region's run grows in place if it is at the top of the page store (up to
 //   2 MiB), else a new region starts in a new run.
 // - Large blocks: a run of whole pages.
-// - Memory grows when the page store has no room: by exactly what is missing while we own less
-//   than 64 MiB (there a memory.grow costs tens of microseconds, and memory grown ahead would
-//   be memory a program never uses); from 64 MiB on, where each memory.grow costs a garbage
-//   collection of the engine's (0.2-0.5 ms in V8), by at least 1/8 of the memory we own
-//   (capped at 16 MiB), so that a big heap grows in O(log N) calls. So at most 1/8 of memory
-//   (and at most 16 MiB) is ever grown ahead of need, and none below 64 MiB. If that much
-//   cannot be had, exactly what is missing is tried before failing. Before growing, a hook (set by
-//   the handle layer) may compact handle regions: the allocation is first tried without
-//   growth, then after the hook, then with growth.
+// - Memory grows when the page store has no room, by exactly what is missing (and the page
+//   map's new run, when it moves): memory grown ahead would be memory a program never uses,
+//   and what dlmalloc would not take. Before growing, a hook (set by the handle layer) may
+//   compact handle regions: the allocation is first tried without growth, then after the
+//   hook, then with growth.
 // - Memory grown by someone else between our calls is not ours: the next growth that is not
 //   adjacent to our last span starts a new span (up to kMaxSpans).
 // - Dropping a private heap gives each of its runs back to the page store: O(regions + large
@@ -67,9 +76,7 @@ namespace kit {
 
 inline constexpr uint32_t kPageBytes = 1u << kPageShift;
 inline constexpr uint32_t kMaxSpans = 8;
-inline constexpr uint32_t kMaxGrowStepPages = 256;    // 16 MiB
-inline constexpr uint32_t kGrowAheadFromPages = 1024; // 64 MiB
-inline constexpr uint32_t kLargeHeaderBytes = 64;
+inline constexpr uint32_t kFirstMapPages = 32; // the map's entries in the allocator's state
 inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset in its run
 inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
 inline constexpr uint32_t kParkedGrainShift = 4;    // parked sizes: multiples of 16 bytes
@@ -79,20 +86,24 @@ inline constexpr uint32_t kFirstRegionSlots = 64;
 
 struct Space;
 
-// The first bytes of a large block's run (see the diagram above).
-struct LargeRun {
-  Word page_header; // the page store's
-  Word payload_offset;
-  Wide<Space*> owner;
-  Wide<LargeRun*> next, prev;
+// A used run's first page map entry (see the diagram above).
+struct RunEntry {
+  Word header; // the page store's
+  Word kind;
+  Word next, prev;
 };
+static_assert(sizeof(RunEntry) == 1u << kMapEntryShift, "one entry per page");
+inline constexpr uint32_t kRunNone = 0; // a run being freed, or never a used run's first entry
+inline constexpr uint32_t kRunRegion = 1;
+inline constexpr uint32_t kRunMainLarge = 2;
+inline constexpr uint32_t kRunHandleLarge = 3;
 
 // A set of blocks with regions of its own (see "Spaces" above).
 struct Space {
   static void* operator new(size_t, void* where) noexcept { return where; }
 
   SimpleAllocator* small = nullptr; // newest region; the chain goes to older ones
-  LargeRun* large = nullptr;        // newest large run
+  uint32_t large = 0;               // newest large run's page (0: none)
   Space* parent = nullptr;
   Space* first_child = nullptr;
   Space* next_sibling = nullptr;
@@ -136,6 +147,13 @@ public:
   // nullptr when ptr is a live block's payload as far as the headers tell, else what is
   // wrong with it. O(spans).
   const char* block_problem(const void* ptr) const;
+  // Whether ptr is a live large block's payload (a run of pages of its own).
+  bool is_large(const void* ptr) const { return large_run_at(ptr) != 0; }
+  // Whether the word before ptr says its block is free or parked (what a double free or a
+  // realloc after free finds); never for a live large block, whose word before is not its own.
+  bool header_says_free(const void* ptr) const {
+    return !is_large(ptr) && SimpleAllocator::header_says_free(ptr);
+  }
   // The space of a live block (one block_problem accepts).
   Space& space_of(const void* ptr) const;
 
@@ -202,7 +220,7 @@ private:
   void count_parked_as_free(RegionStats& figures) const;
   const char* check_parked() const;
   void* alloc_small(Space& space, size_t word_count, uint32_t align_bits);
-  void* alloc_large(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
+  void* alloc_large(Space& space, size_t bytes, bool* fresh); // page-aligned
   template <typename Place>
   void* place_compacting_first(const Space& space, size_t bytes, Place place);
   bool grow_small(Space& space, uint32_t bytes);
@@ -211,22 +229,45 @@ private:
   static uint32_t region_run_pages(const Space& space, size_t bytes);
   static uint32_t state_offset_of(const Space& space);
   void* take_pages(uint32_t pages);
-  bool resize_run(void* run, uint32_t pages);
-  void mark_written(const void* run, uint32_t pages);
-  bool grow_memory(uint32_t pages_missing);
+  bool resize_run(uint32_t page, uint32_t pages);
+  void mark_written(uint32_t page, uint32_t pages);
+  bool grow_memory(uint32_t pages_missing, bool move_map_up = false);
   uintptr_t try_grow(uint32_t pages, uintptr_t* new_end) const;
+  uint32_t map_pages_for(uint32_t end_page) const;
+  void place_map(uint32_t pages);
+  void settle_map();
+  void move_map(uint32_t page, uint32_t pages);
+  void free_run(uint32_t page);
   uint32_t pages_free_at_top() const;
   SimpleAllocator* add_region(Space& space, void* begin, void* end);
   void release_region(Space& space, SimpleAllocator* region);
   bool grow_region_table();
   uint64_t trim_region(SimpleAllocator* region);
-  void free_large(LargeRun* run);
+  void link_large(Space& space, uint32_t page, uint32_t pages);
+  void free_large(uint32_t page);
   static bool move_run(void* context, void* from, void* to);
-  void relink_large(LargeRun* run, LargeRun* moved_to);
+  void relink_large(uint32_t page, uint32_t moved_to);
   void relink_region(Space& space, SimpleAllocator* region, SimpleAllocator* moved_to);
-  static void* run_of(const void* large_payload);
-  static LargeRun* large_run_of(const void* large_payload);
-  static void* run_of_region(const SimpleAllocator* region);
+  // The page map (see the diagram above).
+  uint32_t page_number(uintptr_t address) const {
+    return uint32_t((address - origin_) >> kPageShift);
+  }
+  uintptr_t page_address(uint32_t page) const {
+    return origin_ + (uintptr_t(page) << kPageShift);
+  }
+  RunEntry& entry(uint32_t page) const { return map_[page]; }
+  // The page store's name for the run starting at page (its payload, in the map), and back.
+  void* run_handle(uint32_t page) const { return &map_[page].kind; }
+  uint32_t page_of_entry(uintptr_t entry_address) const {
+    return uint32_t((entry_address - uintptr_t(map_)) >> kMapEntryShift);
+  }
+  uint32_t run_pages(uint32_t page) const { return units_of(map_[page].header); }
+  uint32_t page_of_region(const SimpleAllocator* region) const {
+    return page_number(uintptr_t(region));
+  }
+  uint32_t large_run_at(const void* ptr) const;
+  uint32_t space_code(const Space& space) const;
+  Space* space_of_code(uint32_t kind) const;
   void count_added(Space& space, uint64_t bytes);
   void count_removed(Space& space, uint64_t bytes);
   bool in_heap(const void* ptr) const;
@@ -241,6 +282,11 @@ private:
   uintptr_t memory_end_ = 0;         // the end of the memory we own
   uintptr_t clean_from_ = 0;         // memory at and above it was never written since it was grown
   SimpleAllocator* pages_ = nullptr; // newest span; the chain goes to older ones
+  uintptr_t origin_ = 0;             // the address of page 0
+  RunEntry* map_ = nullptr;
+  uint32_t map_entries_ = 0;
+  uint32_t map_page_ = 0;    // the map's run (0: the map is first_map_)
+  uint32_t map_pending_ = 0; // the map's pages while it waits at the top (see settle_map)
   SimpleAllocator* partial_ = nullptr; // the region below the first page, which cannot grow
   Space main_ = {};
   Space handles_ = {};
@@ -269,6 +315,7 @@ private:
   RegionSlot first_slots_[kFirstRegionSlots] = {};
   uint16_t first_free_tags_[kFirstRegionSlots] = {};
   alignas(8) unsigned char span_states_[kMaxSpans][sizeof(SimpleAllocator)] = {};
+  RunEntry first_map_[kFirstMapPages] = {};
 };
 
 // ── The parked lists: what most malloc and free calls do, so it is here, to inline ───────────
@@ -315,7 +362,11 @@ KIT_HOT_PATH void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_b
   return alloc_block(space, bytes, align_bits, fresh);
 }
 
-KIT_HOT_PATH bool Allocator::free(void* ptr) { return park(ptr) || free_block(ptr); }
+// A page-aligned pointer may be a large block, whose word before is not its own: it is not
+// parked (nor are the rare small blocks that start on a page).
+KIT_HOT_PATH bool Allocator::free(void* ptr) {
+  return ((uintptr_t(ptr) & (kPageBytes - 1)) != 0 && park(ptr)) || free_block(ptr);
+}
 
 // The newest parked block that holds `bytes` (the smallest list that does), now used again;
 // nullptr when there is none.

@@ -191,7 +191,7 @@ void* kit_realloc(void* ptr, size_t size) {
   if (ptr == nullptr)
     return traced('a', alloc(size, kDefaultAlignBits, false), size);
   // The normal build's cheap check: a block whose header says free (or parked) was freed.
-  if (!verified(ptr, "realloc") || SimpleAllocator::header_says_free(ptr))
+  if (!verified(ptr, "realloc") || heap().header_says_free(ptr))
     return failed(nullptr);
   if (size == 0) { // as dlmalloc and emmalloc, which kitalloc replaces: free, return NULL
     if (release(ptr))

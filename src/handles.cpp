@@ -61,7 +61,7 @@ kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   }
   if (block == nullptr)
     return 0;
-  bool small = SimpleAllocator::tag_of(block) != kLargeTag;
+  bool small = !heap.is_large(block);
   // The table grows after the block is had (a request that fails sets nothing up). Growing it
   // may compact: index 0 keeps the block where it is until it has its entry.
   if (small)
@@ -111,8 +111,8 @@ kit_status Handles::free(Allocator& heap, kit_handle handle) {
   if (locks_of(entry->state) != 0)
     return KIT_E_LOCKED;
   auto* payload = static_cast<unsigned char*>(payload_of(*entry));
-  // A small block's payload follows the index, a large one's the marker (kLargeTag).
-  bool small = SimpleAllocator::tag_of(payload) != kLargeTag;
+  // A small block's payload follows the index; a large block is all payload.
+  bool small = !heap.is_large(payload);
   heap.free_handle_block(small ? payload - kHiddenBytes : payload);
   uint32_t next_generation = (generation_of(entry->state) + 1) & kGenerationMask;
   entry->state = next_generation << kGenerationShift;
@@ -126,7 +126,7 @@ size_t Handles::size(const Allocator& heap, kit_handle handle) const {
   if (entry == nullptr)
     return 0;
   auto* payload = static_cast<unsigned char*>(payload_of(*entry));
-  if (SimpleAllocator::tag_of(payload) == kLargeTag)
+  if (heap.is_large(payload))
     return heap.usable_size(payload);
   return heap.usable_size(payload - kHiddenBytes) - kHiddenBytes;
 }

@@ -59,14 +59,14 @@ SimpleAllocator* SimpleAllocator::create(void* begin, void* end, uint32_t tag) {
   return region;
 }
 
-SimpleAllocator* SimpleAllocator::create_page_store(void* state, uintptr_t base,
-                                                    uint32_t first_page, uint32_t end_page) {
+SimpleAllocator* SimpleAllocator::create_page_store(void* state, void* map, uint32_t first_page,
+                                                    uint32_t end_page) {
   // Offset 0 means "no block" in the links.
   if (first_page == 0 || end_page < first_page || end_page > 1u << kSizeBits)
     return nullptr;
   auto* store = new (state) SimpleAllocator;
-  store->base_.value = base;
-  store->unit_shift_ = kPageShift;
+  store->base_.value = uintptr_t(map);
+  store->unit_shift_ = kMapEntryShift;
   store->class_bits_ = kPageClassBits;
   store->heap_start_ = first_page;
   store->unused_start_ = first_page;

@@ -5,15 +5,23 @@
 //
 // ── Region ───────────────────────────────────────────────────────────────────────────────────
 // A region manages [base + heap_start units, base + end units) in units of 4-byte words (a
-// word region) or of 64 KiB wasm pages (the page store the global allocator keeps its small
-// regions and large blocks in). A word region holds its own state first, so base is the state:
+// word region) or of 16-byte page map entries (the page store the global allocator keeps its
+// small regions and large blocks in). A word region holds its own state first, so base is the
+// state:
 //
 //   begin (8-aligned) = base                                           end
 //   │ state (584 B) │ block │ block │ ... │ block │ unused (bump area)  │
 //                   ^ heap_start                  ^ unused_start
 //
-// The page store's state lives outside the memory it manages; its base is address 0 (the
-// native heap: the start of its reservation). Every position is a unit offset from base.
+// A page store manages 64 KiB pages without writing into them: each page has a 16-byte entry
+// in a page map (base), and the store's blocks are runs of entries, laid out exactly like a
+// word region's blocks of 16 bytes per unit (below). Entry n stands for page n of memory
+// counted from an origin the layer above chooses; its state lives outside the map. So a run's
+// pages are all payload: a block of exactly 1 MiB takes 16 pages.
+//
+//   map:     │ entry 0 (never a run) │ entry 1 │ entry 2 │ ... │     (16 bytes each)
+//   memory:  │ origin                │ page 1  │ page 2  │ ... │     (64 KiB each)
+//
 // Offsets, not pointers, are stored in memory, and the state has the same size on wasm32 and
 // on a 64-bit host, so a region's bytes are laid out identically on both.
 //
@@ -39,7 +47,7 @@
 // while a block is used beyond the header that C `free(ptr)` needs for the size anyway,
 // whereas a bitmap costs 1/32 of the region on top of that header.
 // The tag lets the layer above find, from a pointer alone, which region a block belongs to
-// (tag kLargeTag marks its large blocks, which live in the page store).
+// (kNoRegionTag, the highest, is no region's).
 //
 // A parked block is a used block the layer above holds back for reuse (its cache of freed
 // small blocks): its header's tag is kParkedTag, so dealloc, resize and holds_used_block
@@ -92,6 +100,7 @@ using Word = uint32_t __attribute__((may_alias));
 inline constexpr uint32_t kWordBytes = 4;
 inline constexpr uint32_t kWordShift = 2;
 inline constexpr uint32_t kPageShift = 16; // a wasm page: 64 KiB
+inline constexpr uint32_t kMapEntryShift = 4; // a page's entry in a page map: 16 bytes
 inline constexpr uint32_t kMaxRegionBytes = 2u << 20;
 inline constexpr uint32_t kMinBlockBytes = 16;
 inline constexpr uint32_t kMinBlockWords = kMinBlockBytes / kWordBytes;
@@ -109,8 +118,8 @@ inline constexpr uint32_t kPageClassBits = 2;
 inline constexpr uint32_t kSizeBits = 19;
 inline constexpr uint32_t kMaxBlockUnits = (1u << kSizeBits) - 1;
 inline constexpr uint32_t kTagShift = 2 + kSizeBits;
-inline constexpr uint32_t kLargeTag = (1u << (32 - kTagShift)) - 1; // 2047
-inline constexpr uint32_t kParkedTag = kLargeTag - 1;
+inline constexpr uint32_t kNoRegionTag = (1u << (32 - kTagShift)) - 1; // 2047
+inline constexpr uint32_t kParkedTag = kNoRegionTag - 1;
 inline constexpr uint32_t kMaxRegionTag = kParkedTag - 1;
 // A header word's fields (see "Blocks" above).
 inline constexpr uint32_t kFree = 1;
@@ -155,8 +164,9 @@ public:
     return create(words, words + N);
   }
   // A page store in `state` (sizeof(SimpleAllocator) bytes, 8-aligned) for pages
-  // [first_page, end_page) counted from base. Returns nullptr if the range is inverted.
-  static SimpleAllocator* create_page_store(void* state, uintptr_t base, uint32_t first_page,
+  // [first_page, end_page), numbered as entries of `map` (see "Region"). Returns nullptr if
+  // the range is inverted or page 0 is in it.
+  static SimpleAllocator* create_page_store(void* state, void* map, uint32_t first_page,
                                             uint32_t end_page);
 
   // A block of at least word_count words whose address has align_bits trailing zero bits,
@@ -335,7 +345,7 @@ inline bool SimpleAllocator::header_says_free(const void* ptr) {
 inline void SimpleAllocator::park(void* ptr) {
   Word* header = static_cast<Word*>(ptr) - 1;
   header[kParkedTagWord] = *header >> kTagShift;
-  *header = (*header & ~(kLargeTag << kTagShift)) | kParkedTag << kTagShift;
+  *header = (*header & ~(kNoRegionTag << kTagShift)) | kParkedTag << kTagShift;
 }
 
 inline uint32_t SimpleAllocator::parked_region_tag(const void* ptr) {
@@ -345,7 +355,7 @@ inline uint32_t SimpleAllocator::parked_region_tag(const void* ptr) {
 inline uint32_t SimpleAllocator::unpark(void* ptr) {
   Word* header = static_cast<Word*>(ptr) - 1;
   uint32_t tag = parked_region_tag(ptr);
-  *header = (*header & ~(kLargeTag << kTagShift)) | tag << kTagShift;
+  *header = (*header & ~(kNoRegionTag << kTagShift)) | tag << kTagShift;
   return tag;
 }
 
