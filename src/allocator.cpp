@@ -370,8 +370,8 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   } else {
     if (span_count_ == kMaxSpans)
       return false;
-    SimpleAllocator* span = SimpleAllocator::create_page_store(
-        span_states_[span_count_], map_, page_number(start), runs_end);
+    SimpleAllocator* span = SimpleAllocator::create_page_store(span_states_[span_count_], map_,
+                                                               page_number(start), runs_end);
     if (span == nullptr)
       return false;
     span_count_ += 1;
@@ -1091,7 +1091,8 @@ const char* Allocator::check() const {
             tally->regions += 1;
             return;
           }
-          tally->unknown_run |= self.large_run_at(reinterpret_cast<void*>(self.page_address(page))) != page;
+          tally->unknown_run |=
+              self.large_run_at(reinterpret_cast<void*>(self.page_address(page))) != page;
           tally->large_blocks += 1;
           tally->large_pages += uint32_t(bytes >> kMapEntryShift);
         },

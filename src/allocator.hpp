@@ -76,7 +76,7 @@ namespace kit {
 
 inline constexpr uint32_t kPageBytes = 1u << kPageShift;
 inline constexpr uint32_t kMaxSpans = 8;
-inline constexpr uint32_t kFirstMapPages = 32; // the map's entries in the allocator's state
+inline constexpr uint32_t kFirstMapPages = 128;     // the map's entries in the allocator's state
 inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset in its run
 inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
 inline constexpr uint32_t kParkedGrainShift = 4;    // parked sizes: multiples of 16 bytes
@@ -252,9 +252,7 @@ private:
   uint32_t page_number(uintptr_t address) const {
     return uint32_t((address - origin_) >> kPageShift);
   }
-  uintptr_t page_address(uint32_t page) const {
-    return origin_ + (uintptr_t(page) << kPageShift);
-  }
+  uintptr_t page_address(uint32_t page) const { return origin_ + (uintptr_t(page) << kPageShift); }
   RunEntry& entry(uint32_t page) const { return map_[page]; }
   // The page store's name for the run starting at page (its payload, in the map), and back.
   void* run_handle(uint32_t page) const { return &map_[page].kind; }
@@ -285,8 +283,8 @@ private:
   uintptr_t origin_ = 0;             // the address of page 0
   RunEntry* map_ = nullptr;
   uint32_t map_entries_ = 0;
-  uint32_t map_page_ = 0;    // the map's run (0: the map is first_map_)
-  uint32_t map_pending_ = 0; // the map's pages while it waits at the top (see settle_map)
+  uint32_t map_page_ = 0;              // the map's run (0: the map is first_map_)
+  uint32_t map_pending_ = 0;           // the map's pages while it waits at the top (see settle_map)
   SimpleAllocator* partial_ = nullptr; // the region below the first page, which cannot grow
   Space main_ = {};
   Space handles_ = {};

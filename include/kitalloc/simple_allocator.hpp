@@ -99,7 +99,7 @@ using Word = uint32_t __attribute__((may_alias));
 
 inline constexpr uint32_t kWordBytes = 4;
 inline constexpr uint32_t kWordShift = 2;
-inline constexpr uint32_t kPageShift = 16; // a wasm page: 64 KiB
+inline constexpr uint32_t kPageShift = 16;    // a wasm page: 64 KiB
 inline constexpr uint32_t kMapEntryShift = 4; // a page's entry in a page map: 16 bytes
 inline constexpr uint32_t kMaxRegionBytes = 2u << 20;
 inline constexpr uint32_t kMinBlockBytes = 16;
