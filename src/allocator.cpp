@@ -590,7 +590,11 @@ const char* Allocator::block_problem(const void* ptr) const {
                                          regions_[tag].region->holds_used_block(ptr));
   if (live)
     return space_of(ptr).handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;
-  return SimpleAllocator::header_says_free(ptr)
+  // A freed large run's first entry keeps a cleared kind until its pages are used again.
+  uintptr_t offset = uintptr_t(ptr) - origin_;
+  bool freed_run = (offset & kPageMask) == 0 && offset >> kPageShift < map_entries_ &&
+                   entry(uint32_t(offset >> kPageShift)).kind == kRunNone;
+  return freed_run || SimpleAllocator::header_says_free(ptr)
              ? "double free (the block is free)"
              : "not a pointer kitalloc returned (inside a block?)";
 }
