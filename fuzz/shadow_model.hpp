@@ -196,8 +196,11 @@ public:
   }
 
 private:
+  // A large block (32 KiB and more, page-aligned) is a run of its own: no header before it.
   static uintptr_t extent_begin(const LiveBlock& block) {
-    return reinterpret_cast<uintptr_t>(block.payload) - kHeaderBytes;
+    auto payload = reinterpret_cast<uintptr_t>(block.payload);
+    bool large = block.usable >= (32u << 10) && payload % (uintptr_t(1) << 16) == 0;
+    return payload - (large ? 0 : kHeaderBytes);
   }
   static uintptr_t extent_end(const LiveBlock& block) {
     return reinterpret_cast<uintptr_t>(block.payload) + block.usable;
