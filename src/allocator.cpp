@@ -514,15 +514,16 @@ void Allocator::free_large(uint32_t page) {
 }
 
 bool Allocator::free_block(void* ptr) {
-  size_t bytes = usable_size(ptr);
   if (uint32_t page = large_run_at(ptr)) {
     Space& space = *space_of_code(entry(page).kind);
     if (space.handle_blocks)
       return false;
+    size_t bytes = size_t(run_pages(page)) << kPageShift;
     free_large(page);
     count_removed(space, bytes);
     return true;
   }
+  size_t bytes = size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
   uint32_t tag = SimpleAllocator::tag_of(ptr);
   if (tag >= tag_limit_)
     return false;
