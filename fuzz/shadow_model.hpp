@@ -31,10 +31,17 @@
 
 namespace kit::fuzz {
 
-// Both layers keep one word before each payload: a small block's header, a large block's
-// marker. It belongs to the block's extent, so a payload covering a neighbour's header counts
-// as an overlap.
+// A small block keeps its header word before its payload. It belongs to the block's extent, so
+// a payload covering a neighbour's header counts as an overlap.
 inline constexpr size_t kHeaderBytes = 4;
+
+// Where a block's extent begins: `header_bytes` before its payload, but a large block (32 KiB
+// and more, page-aligned) is a page run of its own, its header in the page map: nothing before.
+inline uintptr_t extent_begin(const void* payload, size_t usable, size_t header_bytes) {
+  auto address = reinterpret_cast<uintptr_t>(payload);
+  bool large = usable >= (32u << 10) && address % (uintptr_t(1) << 16) == 0;
+  return address - (large ? 0 : header_bytes);
+}
 
 struct LiveBlock {
   unsigned char* payload;
@@ -196,11 +203,8 @@ public:
   }
 
 private:
-  // A large block (32 KiB and more, page-aligned) is a run of its own: no header before it.
   static uintptr_t extent_begin(const LiveBlock& block) {
-    auto payload = reinterpret_cast<uintptr_t>(block.payload);
-    bool large = block.usable >= (32u << 10) && payload % (uintptr_t(1) << 16) == 0;
-    return payload - (large ? 0 : kHeaderBytes);
+    return kit::fuzz::extent_begin(block.payload, block.usable, kHeaderBytes);
   }
   static uintptr_t extent_end(const LiveBlock& block) {
     return reinterpret_cast<uintptr_t>(block.payload) + block.usable;
