@@ -518,12 +518,12 @@ bool Allocator::free_block(void* ptr) {
     Space& space = *space_of_code(entry(page).kind);
     if (space.handle_blocks)
       return false;
-    size_t bytes = size_t(run_pages(page)) << kPageShift;
+    size_t bytes = run_bytes(page);
     free_large(page);
     count_removed(space, bytes);
     return true;
   }
-  size_t bytes = size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
+  size_t bytes = small_block_bytes(ptr);
   uint32_t tag = SimpleAllocator::tag_of(ptr);
   if (tag >= tag_limit_)
     return false;
@@ -541,32 +541,30 @@ Space& Allocator::space_of(const void* ptr) const {
 }
 
 bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
-  size_t old_bytes = usable_size(ptr);
-  bool resized;
   if (uint32_t page = large_run_at(ptr)) {
     uint32_t old_pages = run_pages(page);
-    resized = bytes > kMaxAllocBytes && pages_for(bytes) <= kMaxBlockUnits &&
-              resize_run(page, uint32_t(pages_for(bytes)));
-    if (resized) {
-      uint32_t new_pages = run_pages(page);
-      Space& space = *space_of_code(entry(page).kind);
-      space.large_pages = space.large_pages - old_pages + new_pages;
-      large_pages_ = large_pages_ - old_pages + new_pages;
-    }
-  } else {
-    uint32_t tag = SimpleAllocator::tag_of(ptr);
-    SimpleAllocator* region = tag < tag_limit_ ? regions_[tag].region : nullptr;
-    size_t word_count = word_count_for(bytes, align_bits);
-    resized = bytes <= kMaxAllocBytes && region != nullptr &&
-              (region->resize_in_place(ptr, word_count) ||
-               (unpark_after(ptr, *region) && region->resize_in_place(ptr, word_count)));
+    if (bytes <= kMaxAllocBytes || pages_for(bytes) > kMaxBlockUnits ||
+        !resize_run(page, uint32_t(pages_for(bytes))))
+      return false;
+    uint32_t new_pages = run_pages(page);
+    Space& space = *space_of_code(entry(page).kind);
+    space.large_pages = space.large_pages - old_pages + new_pages;
+    large_pages_ = large_pages_ - old_pages + new_pages;
+    count_removed(space, size_t(old_pages) << kPageShift);
+    count_added(space, run_bytes(page));
+    return true;
   }
-  if (resized) {
-    Space& space = space_of(ptr);
-    count_removed(space, old_bytes);
-    count_added(space, usable_size(ptr));
-  }
-  return resized;
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
+  SimpleAllocator* region = tag < tag_limit_ ? regions_[tag].region : nullptr;
+  size_t old_bytes = small_block_bytes(ptr);
+  size_t word_count = word_count_for(bytes, align_bits);
+  if (bytes > kMaxAllocBytes || region == nullptr ||
+      !(region->resize_in_place(ptr, word_count) ||
+        (unpark_after(ptr, *region) && region->resize_in_place(ptr, word_count))))
+    return false;
+  count_removed(*regions_[tag].owner, old_bytes);
+  count_added(*regions_[tag].owner, small_block_bytes(ptr));
+  return true;
 }
 
 bool Allocator::in_heap(const void* ptr) const {
@@ -586,11 +584,17 @@ const char* Allocator::block_problem(const void* ptr) const {
     return "misaligned pointer";
   if (!in_heap(ptr))
     return "pointer outside the heap";
-  uint32_t tag = SimpleAllocator::tag_of(ptr);
-  bool live = large_run_at(ptr) != 0 || (tag < tag_limit_ && regions_[tag].region != nullptr &&
-                                         regions_[tag].region->holds_used_block(ptr));
-  if (live)
-    return space_of(ptr).handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;
+  const Space* owner = nullptr;
+  if (uint32_t page = large_run_at(ptr)) {
+    owner = space_of_code(entry(page).kind);
+  } else {
+    uint32_t tag = SimpleAllocator::tag_of(ptr);
+    if (tag < tag_limit_ && regions_[tag].region != nullptr &&
+        regions_[tag].region->holds_used_block(ptr))
+      owner = regions_[tag].owner;
+  }
+  if (owner != nullptr)
+    return owner->handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;
   // A freed large run's first entry keeps a cleared kind until its pages are used again.
   uintptr_t offset = uintptr_t(ptr) - origin_;
   bool freed_run = (offset & kPageMask) == 0 && offset >> kPageShift < map_entries_ &&
@@ -602,8 +606,7 @@ const char* Allocator::block_problem(const void* ptr) const {
 
 size_t Allocator::usable_size(const void* ptr) const {
   uint32_t page = large_run_at(ptr);
-  return page != 0 ? size_t(run_pages(page)) << kPageShift
-                   : size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
+  return page != 0 ? run_bytes(page) : small_block_bytes(ptr);
 }
 
 // ── Private heaps ────────────────────────────────────────────────────────────────────────────
@@ -756,12 +759,13 @@ void* Allocator::alloc_handle_large(size_t bytes) {
 }
 
 void Allocator::free_handle_block(void* ptr) {
-  size_t bytes = usable_size(ptr);
-  if (uint32_t page = large_run_at(ptr))
+  if (uint32_t page = large_run_at(ptr)) {
+    count_removed(handles_, run_bytes(page));
     free_large(page);
-  else
+  } else {
+    count_removed(handles_, small_block_bytes(ptr));
     regions_[SimpleAllocator::tag_of(ptr)].region->dealloc(ptr);
-  count_removed(handles_, bytes);
+  }
 }
 
 // The pages above the region's bump area, given back to the page store; returns their bytes.

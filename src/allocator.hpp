@@ -260,6 +260,10 @@ private:
     return uint32_t((entry_address - uintptr_t(map_)) >> kMapEntryShift);
   }
   uint32_t run_pages(uint32_t page) const { return units_of(map_[page].header); }
+  size_t run_bytes(uint32_t page) const { return size_t(run_pages(page)) << kPageShift; }
+  static size_t small_block_bytes(const void* ptr) {
+    return size_t(SimpleAllocator::usable_words(ptr)) * kWordBytes;
+  }
   uint32_t page_of_region(const SimpleAllocator* region) const {
     return page_number(uintptr_t(region));
   }
