@@ -33,9 +33,8 @@ size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
 
 // A block's payload words, copied (the blocks do not overlap).
 void copy_payload(void* to, const void* from) {
-  uint32_t words = SimpleAllocator::usable_words(from);
-  for (uint32_t index = 0; index < words; ++index)
-    static_cast<Word*>(to)[index] = static_cast<const Word*>(from)[index];
+  copy_words_down(static_cast<Word*>(to), static_cast<const Word*>(from),
+                  SimpleAllocator::usable_words(from));
 }
 
 } // namespace
@@ -894,12 +893,8 @@ bool Allocator::move_run(void* context, void* from, void* to) {
     self.relink_region(self.handles_, region, region_moved_to);
     region->rebase(region_moved_to);
   }
-  // Moving down: each word is read before anything overwrites it.
-  auto* source = reinterpret_cast<const Word*>(start);
-  auto* destination = reinterpret_cast<Word*>(start - distance);
-  size_t words = size_t(self.run_pages(page)) << (kPageShift - kWordShift);
-  for (size_t index = 0; index < words; ++index)
-    destination[index] = source[index];
+  copy_words_down(reinterpret_cast<Word*>(start - distance), reinterpret_cast<const Word*>(start),
+                  self.run_bytes(page) / kWordBytes);
   return true;
 }
 

@@ -328,12 +328,9 @@ uint32_t SimpleAllocator::compact(Relocator relocate, void* context) {
     uint32_t next = block + units;
     if (!(header_word & kFree)) {
       if (destination != block && relocate(context, payload_of(block), payload_of(destination))) {
-        // Moving down: each word is read before anything overwrites it.
-        Word* from = &word_at(block, 0);
-        Word* to = &word_at(destination, 0);
-        for (uint32_t index = 0; index < (units << unit_shift_) / kWordBytes; ++index)
-          to[index] = from[index];
-        to[0] = header_word & ~kPrevFree; // the block before is used, or there is none
+        copy_words_down(&word_at(destination, 0), &word_at(block, 0),
+                        (units << unit_shift_) / kWordBytes);
+        word_at(destination, 0) = header_word & ~kPrevFree; // the block before is used, or none
         moved += 1;
       } else {
         if (destination != block)

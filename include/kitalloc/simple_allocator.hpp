@@ -99,6 +99,13 @@ using Word = uint32_t __attribute__((may_alias));
 
 inline constexpr uint32_t kWordBytes = 4;
 inline constexpr uint32_t kWordShift = 2;
+
+// Copies front to back: for words apart, or moving down over themselves (each word is read
+// before anything overwrites it). The freestanding build has no memmove.
+inline void copy_words_down(Word* to, const Word* from, size_t word_count) {
+  for (size_t index = 0; index < word_count; ++index)
+    to[index] = from[index];
+}
 inline constexpr uint32_t kPageShift = 16;    // a wasm page: 64 KiB
 inline constexpr uint32_t kMapEntryShift = 4; // a page's entry in a page map: 16 bytes
 inline constexpr uint32_t kMaxRegionBytes = 2u << 20;
