@@ -38,7 +38,11 @@ struct TestMemory {
     if (uintptr_t(pages) * kPage > memory.limit - (memory.end - memory.start))
       return 0;
     uintptr_t old_end = memory.end;
-    memory.end += uintptr_t(pages) * kPage;
+    uintptr_t overgrown = memory.size() / kPage * memory.extra_percent / 100;
+    uintptr_t granted = overgrown > pages ? overgrown : pages;
+    if (granted * kPage > memory.limit - (memory.end - memory.start))
+      granted = pages;
+    memory.end += granted * kPage;
     *new_end = memory.end;
     return old_end;
   }
@@ -51,10 +55,18 @@ struct TestMemory {
   uintptr_t start, end;
   uintptr_t limit = kReserve;
   uint32_t grow_requests = 0;
+  uint32_t extra_percent = 0; // grants at least this share of its size (as Emscripten's resize)
 };
 
 struct Fixture {
-  Fixture() { allocator.init(memory.heap()); }
+  // Memory starts at start_pages (2 unless given) and each growth gives at least extra_percent
+  // of its size.
+  explicit Fixture(uint32_t start_pages = 0, uint32_t extra_percent = 0) {
+    if (start_pages != 0)
+      memory.end = memory.start + uintptr_t(start_pages) * kPage;
+    memory.extra_percent = extra_percent;
+    allocator.init(memory.heap());
+  }
   void* alloc(size_t bytes, uint32_t align_bits = 4) {
     bool fresh;
     return allocator.alloc(bytes, align_bits, &fresh);
@@ -202,6 +214,29 @@ TEST_SUITE("Allocator") {
     CHECK(heap.alloc(size_t(1) << 40) == nullptr);
     CHECK(heap.memory.size() == size);
     CHECK(heap.alloc(100) != nullptr);
+  }
+
+  // Emscripten: memory starts at 16 MiB (beyond what the first page map covers) and each growth
+  // adds at least 20% of its size, however little was asked.
+  TEST_CASE("memory that starts large and grows by more than asked") {
+    Fixture heap(256, 20); // 16 MiB: beyond what the first page map covers
+    std::vector<void*> blocks;
+    for (size_t bytes = 40000; bytes <= (size_t(16) << 20); bytes *= 2) {
+      blocks.push_back(heap.alloc(bytes));
+      REQUIRE(blocks.back() != nullptr);
+      heap.require_consistent();
+    }
+    // Past 256 MiB the map needs a second page, out of a growth that gave more than asked.
+    for (int block = 0; block < 300; ++block) {
+      blocks.push_back(heap.alloc(1 << 20));
+      REQUIRE(blocks.back() != nullptr);
+      CAPTURE(block);
+      heap.require_consistent();
+    }
+    for (void* block : blocks)
+      heap.allocator.free(block);
+    heap.require_consistent();
+    CHECK(heap.allocator.stats().large_blocks == 1); // the map's run
   }
 
   TEST_CASE("memory grown by someone else is never handed out") {

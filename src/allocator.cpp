@@ -350,17 +350,19 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
     return false;
   grow_calls_ += 1;
   bool adjacent = start == memory_end_ && pages_->end() == uintptr_t(&map_[page_number(start)]);
-  if (!adjacent) {
-    uint32_t map_pages_there = map_pages_for(page_number(new_end));
+  uint32_t map_pages_there = map_pages_for(page_number(new_end));
+  if (!adjacent && map_pages_there > map_pages) {
     uintptr_t more_end = 0;
-    if (map_pages_there > map_pages) {
-      if (try_grow(map_pages_there - map_pages, &more_end) != new_end)
-        return false;
-      grow_calls_ += 1;
-      new_end = more_end;
-    }
-    map_pages = map_pages_there;
+    if (try_grow(map_pages_there - map_pages, &more_end) != new_end)
+      return false;
+    grow_calls_ += 1;
+    new_end = more_end;
+    map_pages_there = map_pages_for(page_number(new_end));
   }
+  // The map covers all the heap gave, which may be more than asked (Emscripten grows memory by
+  // a fifth at least): a bigger map than asked for comes out of that surplus.
+  if (!adjacent || map_pages_there > map_pages)
+    map_pages = map_pages_there;
   grown_pages_ += uint32_t((new_end - start) >> kPageShift);
   memory_end_ = new_end;
   uint32_t runs_end = page_number(new_end) - map_pages;
