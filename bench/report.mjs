@@ -435,13 +435,18 @@ Why the bars above that are not met are not met, and what would meet them:
   tags with 128 size classes, alignment gaps that become free blocks, in-place resizing and
   the pointer checks take that much; a module of 1,200 B needs a different, simpler core (a
   bump pointer with size-class free lists, as lol_alloc or walloc), with their trade-offs.
-- **Final memory.** A large block is a run of whole 64 KiB pages with its 64-byte header inside
-  the run, so a block of exactly 1 MiB takes 17 pages (heap growth, vector growth, large
-  blocks); page-aligned payloads with the header kept in a side table would remove most of
-  that. Below 64 MiB memory grows by exactly what is missing, as dlmalloc's does; from there
-  by 1/8 of memory ahead (fewer \`memory.grow\` calls, each a garbage collection in V8).
+- **Final memory.** A large block is a run of whole 64 KiB pages, page-aligned, its header in
+  the page map (16 bytes per page, \`src/allocator.hpp\`): a block of exactly 1 MiB takes 16
+  pages, as in dlmalloc. A block of a random size still leaves half a page unused at the end
+  of its run on average, and a freed run is a hole only blocks of its size or smaller reuse,
+  where dlmalloc packs byte-granular chunks into the same pages: that is the large-blocks
+  excess (blocks of 64 KiB..4 MiB). Lending the unused tail of a run's last page to small
+  blocks would close part of it; not tried. Memory grows by exactly what is missing, as dlmalloc's does; once
+  memory passes 8 MiB the page map leaves kitalloc's state for a page run of its own (one
+  page up to 256 MiB, two beyond), which heap growth pays for. Vector growth (5 MiB, so the
+  map is still in kitalloc's state) ends two pages above dlmalloc: not yet analysed.
   On the small workloads the rest is fragmentation: kitalloc's static state below
-  \`__heap_base\` is about 7 KB. Word regions have eight size classes per power of two (a list
+  \`__heap_base\` is about 7.8 KB (2 KiB of it the first page map). Word regions have eight size classes per power of two (a list
   head within 1.125x of the request fits), which halved the pages fragmentation costs on
   random-sized requests against four per power of two: summed over 16 seeds (the default and
   \`bench/run.mjs --seed\` 1..15), random actions end 10 pages above dlmalloc instead of 22,
