@@ -51,7 +51,8 @@ constexpr size_t kInitialPages = 2; // the native heap starts as a module does, 
 constexpr size_t kDefaultAlignment = alignof(max_align_t);
 constexpr size_t kLargestAlignment = size_t(1) << kit::kMaxAlignBits;
 constexpr size_t kLargestLargeRequest = size_t(4) << 20;
-constexpr size_t kLargeHeaderBytes = 64;    // a large block's payload offset (src/allocator.hpp)
+// The page map's run once memory outgrows the first map (8 MiB; one page maps 256 MiB).
+constexpr size_t kMapPages = 1;
 constexpr size_t kLargeHandleBytes = 32764; // handles from this size on are page runs
 // Small regions are never given back to the page store, so one input holding many small
 // blocks would leave less room for large blocks in every later input. Small requests that
@@ -89,7 +90,7 @@ size_t decode_size(InputDecoder& input) {
   case 6:
     return kit::kMaxAllocBytes + 1 + input.u24() % kLargestLargeRequest;
   default: // a run filled to its last byte, or nearly
-    return (1 + input.byte() % 64) * kPageBytes - kLargeHeaderBytes - input.byte() % 8;
+    return (1 + input.byte() % 64) * kPageBytes - input.byte() % 8;
   }
 }
 
@@ -130,14 +131,13 @@ size_t effective_alignment(size_t alignment) {
   return alignment > kDefaultAlignment ? alignment : kDefaultAlignment;
 }
 
-// Pages a request could need from memory growth, at worst: a large block's run (the payload
-// max(64, alignment) bytes in: src/allocator.hpp, kLargeHeaderBytes), or a new small region's
-// run (the block with its worst alignment gap, plus the region's state and the run's header).
+// Pages a request could need from memory growth, at worst: a large block's run (whole pages
+// from the first: src/allocator.hpp), or a new small region's run (the block with its worst
+// alignment gap, plus the region's state); and the page map's run, which the same growth may
+// move the map to.
 size_t worst_case_pages(size_t size, size_t alignment) {
-  size_t bytes = is_large(size)
-                     ? size + (alignment > kLargeHeaderBytes ? alignment : kLargeHeaderBytes)
-                     : size + 2 * alignment + 512;
-  return (bytes + kPageBytes - 1) / kPageBytes;
+  size_t bytes = is_large(size) ? size : size + 2 * alignment + 512;
+  return (bytes + kPageBytes - 1) / kPageBytes + kMapPages;
 }
 
 kit_stats heap_stats() {
