@@ -449,8 +449,9 @@ Why the bars above that are not met are not met, and what would meet them:
   \`__heap_base\` is about 7.8 KB (2 KiB of it the first page map). Word regions have eight size classes per power of two (a list
   head within 1.125x of the request fits), which halved the pages fragmentation costs on
   random-sized requests against four per power of two: summed over 16 seeds (the default and
-  \`bench/run.mjs --seed\` 1..15), random actions end 10 pages above dlmalloc instead of 22,
-  with realloc 7 instead of 18; the price is 5-10% of their speed (more requests split a block
+  \`bench/run.mjs --seed\` 1..15), random actions end 14 pages above dlmalloc (22 with four
+  classes; 10 before the page map, not analysed further), with
+  realloc 8 (18; 7); the price is 5-10% of their speed (more requests split a block
   of the next class) and a 584-byte region state instead of 312. Churn stays one page above
   dlmalloc on every seed, with either class scheme (its blocks, 16..256 B in multiples of 16,
   have a class per size now, up to 124 B before); its 10,000 blocks end 54 KB below a page boundary, and memory grows by one page when
