@@ -447,7 +447,7 @@ Why the bars above that are not met are not met, and what would meet them:
   map is still in kitalloc's state) ends two pages above dlmalloc: not yet analysed.
   On the small workloads the rest is fragmentation: kitalloc's static state below
   \`__heap_base\` is about 7.8 KB (2 KiB of it the first page map). Word regions have eight size classes per power of two (a list
-  head within 1.125x of the request fits), which halved the pages fragmentation costs on
+  head within 1.125x of the request fits), which cut the pages fragmentation costs on
   random-sized requests against four per power of two: summed over 16 seeds (the default and
   \`bench/run.mjs --seed\` 1..15), random actions end 14 pages above dlmalloc (22 with four
   classes; 10 before the page map, not analysed further), with

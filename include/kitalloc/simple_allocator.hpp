@@ -59,10 +59,10 @@
 // Free blocks sit in 128 doubly linked lists by size class, 2^b classes per power of two:
 // sizes below 2^b units have a class each, then class = 2^b - 1 + 2^b * (log2(size) - b) + the
 // b bits below the leading one (capped at 127). Word regions have b = 3 (class_bits), so a
-// class never spans more than 1.125x: against b = 2, that halves the pages fragmentation costs
-// on random-sized requests (bench/, random actions over 16 seeds) for a 584-byte state instead
-// of 312 and 5-10% of their speed (more requests split a block of the next class). The page
-// store keeps b = 2 (1.25x): with b = 3 its runs fragmented more (large blocks, 16 seeds).
+// class never spans more than 1.125x: against b = 2, that cuts the pages fragmentation costs
+// on random-sized requests by a third or more (bench/, random actions over 16 seeds) for a 584-byte
+// state instead of 312 and 5-10% of their speed (more requests split a block of the next class).
+// The page store keeps b = 2 (1.25x): with b = 3 its runs fragmented more (large blocks, 16 seeds).
 // Bit c of `nonempty_classes` is set iff list c is non-empty. Link offsets are 0 for "none"
 // (offset 0 is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
