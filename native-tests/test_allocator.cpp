@@ -39,7 +39,7 @@ struct TestMemory {
       return 0;
     uintptr_t old_end = memory.end;
     uintptr_t overgrown = memory.size() / kPage * memory.extra_percent / 100;
-    uintptr_t granted = overgrown > pages ? overgrown : pages;
+    uintptr_t granted = (overgrown > pages ? overgrown : pages) + memory.extra_pages;
     if (granted * kPage > memory.limit - (memory.end - memory.start))
       granted = pages;
     memory.end += granted * kPage;
@@ -56,6 +56,7 @@ struct TestMemory {
   uintptr_t limit = kReserve;
   uint32_t grow_requests = 0;
   uint32_t extra_percent = 0; // grants at least this share of its size (as Emscripten's resize)
+  uint32_t extra_pages = 0;   // and this many pages more
 };
 
 struct Fixture {
@@ -237,6 +238,55 @@ TEST_SUITE("Allocator") {
       heap.allocator.free(block);
     heap.require_consistent();
     CHECK(heap.allocator.stats().large_blocks == 1); // the map's run
+  }
+
+  // A block said to be fresh is not zeroed by calloc: the pages a moving page map passed
+  // through must read as zeros again.
+  TEST_CASE("fresh blocks read as zeros while the page map moves") {
+    Fixture heap(256, 20);
+    for (int block = 0; block < 300; ++block) {
+      bool fresh = false;
+      auto* words = static_cast<uint32_t*>(heap.allocator.alloc(kPage, 4, &fresh));
+      REQUIRE(words != nullptr);
+      CAPTURE(block);
+      size_t written = 0;
+      for (size_t index = 0; fresh && index < kPage / 4; ++index)
+        written += words[index] != 0;
+      CHECK(written == 0);
+      std::memset(words, 0xEE, kPage);
+    }
+    heap.require_consistent();
+  }
+
+  // The growth that doubles the map gives one page more than asked: not room for the bigger map.
+  TEST_CASE("a growth that gives a little more than asked where the map must double") {
+    Fixture heap;
+    constexpr uint32_t kFullPages = 8190; // a 2-page map covers up to 8,192 pages
+    std::vector<unsigned char*> blocks;
+    auto page_count = [&] { return uint32_t(heap.memory.size() / kPage); };
+    auto take = [&](uint32_t pages) {
+      auto* block = static_cast<unsigned char*>(heap.alloc(size_t(pages) * kPage));
+      REQUIRE(block != nullptr);
+      block[0] = block[size_t(pages) * kPage - 1] = uint8_t(blocks.size());
+      blocks.push_back(block);
+    };
+    while (page_count() < kFullPages) {
+      uint32_t wanted = kFullPages - page_count() + heap.allocator.stats().pages.unused_words;
+      take(wanted < 4000 ? wanted : 4000);
+    }
+    for (kit_stats stats = heap.allocator.stats();
+         stats.pages.unused_words + stats.pages.fragment_words != 0; stats = heap.allocator.stats())
+      take(stats.pages.unused_words != 0 ? stats.pages.unused_words : 1);
+    REQUIRE(page_count() == kFullPages);
+    heap.memory.extra_pages = 1;
+    for (int block = 0; block < 4; ++block)
+      take(1);
+    heap.require_consistent();
+    for (size_t index = 0; index < blocks.size(); ++index) {
+      size_t bytes = heap.allocator.usable_size(blocks[index]);
+      CHECK(blocks[index][0] == uint8_t(index));
+      CHECK(blocks[index][bytes - 1] == uint8_t(index));
+    }
   }
 
   TEST_CASE("memory grown by someone else is never handed out") {

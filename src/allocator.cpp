@@ -334,9 +334,11 @@ uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
 }
 
 // Memory grows by exactly what is missing, plus the pages of a bigger page map when memory
-// outgrows the map (a new span placed by someone else's growth may need a second, adjacent
-// growth for that), or to move the map out of a growing run's way (move_map_up). The caller
-// calls settle_map once it took its pages.
+// outgrows the map, or to move the map out of a growing run's way (move_map_up). The map
+// covers all the heap gave, which may be more than asked (Emscripten grows memory by a fifth
+// at least) or elsewhere (someone else grew memory in between): when what was given does not
+// hold what is missing and that map, one more, adjacent growth asks for the difference. The
+// caller calls settle_map once it took its pages.
 bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   settle_map();
   if (heap_.grow == nullptr || growth_paused_)
@@ -351,18 +353,21 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   grow_calls_ += 1;
   bool adjacent = start == memory_end_ && pages_->end() == uintptr_t(&map_[page_number(start)]);
   uint32_t map_pages_there = map_pages_for(page_number(new_end));
-  if (!adjacent && map_pages_there > map_pages) {
+  if (!adjacent || map_pages_there > map_pages)
+    map_pages = map_pages_there;
+  uint64_t given = (new_end - start) >> kPageShift;
+  if (given < uint64_t(pages_missing) + map_pages) {
     uintptr_t more_end = 0;
-    if (try_grow(map_pages_there - map_pages, &more_end) != new_end)
+    if (try_grow(uint32_t(pages_missing + map_pages - given), &more_end) != new_end)
       return false;
     grow_calls_ += 1;
     new_end = more_end;
     map_pages_there = map_pages_for(page_number(new_end));
+    map_pages = map_pages_there > map_pages ? map_pages_there : map_pages;
+    // Only a second surplus that outgrew the map again leaves no room for it: refused.
+    if ((new_end - start) >> kPageShift < map_pages)
+      return false;
   }
-  // The map covers all the heap gave, which may be more than asked (Emscripten grows memory by
-  // a fifth at least): a bigger map than asked for comes out of that surplus.
-  if (!adjacent || map_pages_there > map_pages)
-    map_pages = map_pages_there;
   grown_pages_ += uint32_t((new_end - start) >> kPageShift);
   memory_end_ = new_end;
   uint32_t runs_end = page_number(new_end) - map_pages;
@@ -418,8 +423,14 @@ void Allocator::settle_map() {
   map_pending_ = 0;
   pages_->move_end(&map_[page_number(memory_end_)]);
   uint32_t page = page_of_entry(uintptr_t(pages_->alloc_units(pages)) - kWordBytes);
-  if (page_address(page) != uintptr_t(map_))
+  uintptr_t placed = uintptr_t(map_);
+  if (page_address(page) != placed) {
     move_map(page, pages);
+    // The pages it leaves are handed out as fresh (calloc does not clear them): zeros again.
+    uintptr_t placed_end = placed + (uintptr_t(pages) << kPageShift);
+    uintptr_t vacated = page_address(page + pages) > placed ? page_address(page + pages) : placed;
+    __builtin_memset(reinterpret_cast<void*>(vacated), 0, placed_end - vacated);
+  }
   map_page_ = page;
   link_large(handles_, page, pages);
   mark_written(page, pages);
