@@ -441,7 +441,7 @@ TEST_SUITE("Allocator") {
       void* block = heap.allocator.alloc(*space, 100, 4, nullptr);
       REQUIRE(block != nullptr);
       CHECK(kit::SimpleAllocator::tag_of(block) == tag);
-      CHECK(&heap.allocator.space_of(block) == space);
+      CHECK(heap.allocator.malloc_space_of(block) == space);
       CHECK(heap.allocator.free(block));
     }
 

@@ -620,4 +620,33 @@ TEST_SUITE("handles") {
     }
     CHECK(check() == "ok");
   }
+
+  // A handle's block, and kitalloc's own tables (large runs of the handle space), are not
+  // malloc's: free and realloc refuse them and change nothing (the checked build names them
+  // through its failure hook).
+  TEST_CASE("free and realloc refuse a handle's block, small or large") {
+    for (size_t bytes : {size_t(100), size_t(100000)}) {
+      CAPTURE(bytes);
+      kit_handle handle = kit_handle_alloc(bytes);
+      REQUIRE(handle != 0);
+      auto* payload = static_cast<unsigned char*>(kit_handle_lock(handle));
+      std::memset(payload, 0x5A, bytes);
+      size_t size = kit_handle_size(handle);
+      kit_stats before = global();
+      CHECK(kit_realloc(payload, bytes * 4) == nullptr);
+      CHECK(kit_realloc(payload, 8) == nullptr);
+      kit_free(payload);
+      kit_stats after = global();
+      CHECK(after.failed_calls == before.failed_calls + 3);
+      CHECK(after.bytes_in_use == before.bytes_in_use);
+      CHECK(kit_handle_size(handle) == size);
+      CHECK(kit_handle_lock(handle) == payload);
+      CHECK(payload[0] == 0x5A);
+      CHECK(payload[bytes - 1] == 0x5A);
+      CHECK(check() == "ok");
+      CHECK(kit_handle_unlock(handle) == KIT_OK);
+      CHECK(kit_handle_unlock(handle) == KIT_OK);
+      CHECK(kit_handle_free(handle) == KIT_OK);
+    }
+  }
 }

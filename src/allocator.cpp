@@ -546,10 +546,18 @@ bool Allocator::free_block(void* ptr) {
   return true;
 }
 
-Space& Allocator::space_of(const void* ptr) const {
-  uint32_t page = large_run_at(ptr);
-  return page != 0 ? *space_of_code(entry(page).kind)
-                   : *regions_[SimpleAllocator::tag_of(ptr)].owner;
+Space* Allocator::malloc_space_of(const void* ptr) const {
+  Space* space;
+  if (uint32_t page = large_run_at(ptr)) {
+    space = space_of_code(entry(page).kind);
+  } else {
+    uint32_t tag = SimpleAllocator::tag_of(ptr);
+    if (tag >= tag_limit_ || regions_[tag].region == nullptr ||
+        !regions_[tag].region->holds_own_used_block(ptr))
+      return nullptr;
+    space = regions_[tag].owner;
+  }
+  return space->handle_blocks ? nullptr : space;
 }
 
 bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {

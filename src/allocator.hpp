@@ -149,13 +149,13 @@ public:
   const char* block_problem(const void* ptr) const;
   // Whether ptr is a live large block's payload (a run of pages of its own).
   bool is_large(const void* ptr) const { return large_run_at(ptr) != 0; }
-  // Whether the word before ptr says its block is free or parked (what a double free or a
-  // realloc after free finds); never for a live large block, whose word before is not its own.
-  bool header_says_free(const void* ptr) const {
-    return !is_large(ptr) && SimpleAllocator::header_says_free(ptr);
-  }
-  // The space of a live block (one block_problem accepts).
-  Space& space_of(const void* ptr) const;
+  // The space of what, as far as an O(1) lookup tells, is a live malloc block: a live large
+  // run, or a used block (not free, not parked) of the region its header names; nullptr
+  // otherwise (a realloc after free, a pointer into a block), and for a handle's block (the
+  // handle space's, kitalloc's own tables among them: realloc must never resize them, and a
+  // small one's word before the payload is its index, not a header). The checked build
+  // verifies more first.
+  Space* malloc_space_of(const void* ptr) const;
 
   // Private heaps: a new space under parent with a region of room for initial_bytes of small
   // blocks (0: none yet); nullptr when out of memory. Its record is a block of the main heap.

@@ -190,8 +190,10 @@ void* kit_realloc(void* ptr, size_t size) {
   calls.realloc += 1;
   if (ptr == nullptr)
     return traced('a', alloc(size, kDefaultAlignBits, false), size);
-  // The normal build's cheap check: a block whose header says free (or parked) was freed.
-  if (!verified(ptr, "realloc") || heap().header_says_free(ptr))
+  if (!verified(ptr, "realloc"))
+    return failed(nullptr);
+  Space* space = heap().malloc_space_of(ptr);
+  if (space == nullptr) // the normal build's cheap check: freed, parked, or a handle's block
     return failed(nullptr);
   if (size == 0) { // as dlmalloc and emmalloc, which kitalloc replaces: free, return NULL
     if (release(ptr))
@@ -207,7 +209,7 @@ void* kit_realloc(void* ptr, size_t size) {
       checked::seal(heap(), ptr, size);
     return traced('r', ptr, size);
   }
-  void* moved = alloc(size, kDefaultAlignBits, false, heap().space_of(ptr));
+  void* moved = alloc(size, kDefaultAlignBits, false, *space);
   if (moved == nullptr)
     return nullptr; // the old block is untouched
   __builtin_memcpy(moved, ptr, old_size < size ? old_size : size);
