@@ -116,6 +116,35 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  TEST_CASE("a region's freed pages above its bump area go back to the page store") {
+    Fixture heap;
+    std::vector<void*> blocks;
+    for (int i = 0; i < 64; ++i) // 1 MiB of small blocks: a region run of 17 pages
+      blocks.push_back(heap.alloc(16 * 1024));
+    size_t grown = heap.memory.size();
+    uint64_t region_pages = heap.allocator.page_store_stats().allocated_words;
+    REQUIRE(region_pages >= 16);
+    void* last = blocks.back();
+    blocks.pop_back();
+    CHECK(heap.allocator.free(last)); // one page free above the bump area: kept
+    CHECK(heap.allocator.page_store_stats().allocated_words == region_pages);
+    for (void* block : blocks)
+      CHECK(heap.allocator.free(block));
+    // Everything is free: the run keeps the page of the region's state, and what it gave back
+    // holds large blocks without memory growing (a vector outgrowing its small blocks).
+    CHECK(heap.allocator.page_store_stats().allocated_words == 1);
+    void* large = heap.alloc((region_pages - 1) * kPage);
+    REQUIRE(large != nullptr);
+    CHECK(heap.memory.size() == grown);
+    // The region grows back in place when its next pages are free.
+    CHECK(heap.allocator.free(large));
+    for (size_t count = 0; count < blocks.size(); ++count)
+      REQUIRE(heap.alloc(16 * 1024) != nullptr);
+    CHECK(heap.memory.size() == grown);
+    CHECK(heap.allocator.stats().small.regions == 2); // the partial one and this one
+    heap.require_consistent();
+  }
+
   TEST_CASE("large blocks: whole pages, reused after free, merged with free neighbours") {
     Fixture heap;
     void* a = heap.alloc(100 * 1024);

@@ -543,6 +543,10 @@ bool Allocator::free_block(void* ptr) {
   if (slot.region == nullptr || slot.owner->handle_blocks || !slot.region->dealloc(ptr))
     return false;
   count_removed(*slot.owner, bytes);
+  // Private heaps keep the room they were created with; handle regions trim as they compact.
+  if (slot.owner == &main_ && slot.region != partial_ &&
+      slot.region->end() - slot.region->unused_start() >= kTrimPages * kPageBytes)
+    trim_region(slot.region);
   return true;
 }
 

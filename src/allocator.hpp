@@ -55,7 +55,11 @@
 // Policy.
 // - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
 //   room, the newest region's run grows in place if it is at the top of the page store (up to
-//   2 MiB), else a new region starts in a new run.
+//   2 MiB), else a new region starts in a new run. When a free leaves kTrimPages or more
+//   pages unused above a main heap region's bump area, they go back to the page store: a
+//   program whose small blocks grow into large ones (vectors) reuses that memory for them,
+//   as dlmalloc's coalesced chunks would be. One page of hysteresis either way: a block
+//   freed and allocated again across a page boundary does not resize the run each time.
 // - Large blocks: a run of whole pages.
 // - Memory grows when the page store has no room, by exactly what is missing (and the page
 //   map's new run, when it moves): memory grown ahead would be memory a program never uses,
@@ -83,6 +87,7 @@ inline constexpr uint32_t kParkedGrainShift = 4;    // parked sizes: multiples o
 inline constexpr uint32_t kParkedBins = 16;         // 16..256 bytes
 inline constexpr uint32_t kParkedPerBin = 1024;
 inline constexpr uint32_t kFirstRegionSlots = 64;
+inline constexpr uint32_t kTrimPages = 2; // see "Policy" above
 
 struct Space;
 
