@@ -552,14 +552,14 @@ TEST_SUITE("SimpleAllocator: compaction") {
 }
 
 TEST_SUITE("SimpleAllocator: page store and tags") {
-  // A page map of 16 entries; the store's runs are pages 1..8 of it.
+  // A page map of 64 entries; the store's runs are pages 1..8 of it (unless told more).
   struct Pages {
-    Pages() {
-      store = SimpleAllocator::create_page_store(state, map, 1, 1 + 8);
+    explicit Pages(uint32_t page_count = 8) {
+      store = SimpleAllocator::create_page_store(state, map, 1, 1 + page_count);
       REQUIRE(store != nullptr);
     }
     size_t page_of(const void* payload) const { return (address(payload) - 4 - address(map)) >> 4; }
-    alignas(16) uint32_t map[16 * 4] = {};
+    alignas(16) uint32_t map[64 * 4] = {};
     alignas(8) char state[sizeof(SimpleAllocator)];
     SimpleAllocator* store;
   };
@@ -596,6 +596,24 @@ TEST_SUITE("SimpleAllocator: page store and tags") {
     CHECK(pages.store->stats().unused_words == 0);
     CHECK(pages.store->resize_units(c, 2)); // and gives pages back
     CHECK(pages.store->stats().unused_words == 4);
+    CHECK(pages.store->check() == nullptr);
+  }
+
+  TEST_CASE("best fit: the smallest free run that holds the request, the lowest among equals") {
+    Pages pages(40);
+    // Runs of 8 and 9 pages share a size class; guards keep them apart.
+    void* low = pages.store->alloc_units(8);
+    REQUIRE(pages.store->alloc_units(1) != nullptr);
+    void* high = pages.store->alloc_units(8);
+    REQUIRE(pages.store->alloc_units(1) != nullptr);
+    void* larger = pages.store->alloc_units(9);
+    REQUIRE(pages.store->alloc_units(1) != nullptr);
+    for (void* run : {low, high, larger}) // the list's head is now the 9-page run
+      CHECK(pages.store->dealloc(run));
+    CHECK(pages.store->alloc_units(8) == low);
+    CHECK(pages.store->alloc_units(8) == high);
+    CHECK(pages.store->alloc_units(8) == larger); // its last page stays free
+    CHECK(pages.store->stats().fragment_words == 1);
     CHECK(pages.store->check() == nullptr);
   }
 

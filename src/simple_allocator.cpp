@@ -183,9 +183,28 @@ void* SimpleAllocator::alloc_in_chain(uint32_t units, uint32_t align_bits, bool 
   return nullptr;
 }
 
+// Of the first kBestFitScan blocks of the list starting at head, the smallest that holds
+// `units`, the lowest among equals; head when none does.
+uint32_t SimpleAllocator::best_fit(uint32_t head, uint32_t units) const {
+  uint32_t best = head;
+  uint32_t best_units = UINT32_MAX;
+  uint32_t block = head;
+  for (uint32_t scanned = 0; block != 0 && scanned < kBestFitScan; ++scanned) {
+    uint32_t available = units_of(word_at(block, 0));
+    if (available >= units &&
+        (available < best_units || (available == best_units && block < best))) {
+      best = block;
+      best_units = available;
+    }
+    block = word_at(block, kNextLink);
+  }
+  return best;
+}
+
 void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_bump) {
-  // The head of each non-empty class from the request's own up: past the first one or two,
-  // only an alignment gap can make a head not fit, and the loop ends at the last class.
+  // The head (a page store: best fit) of each non-empty class from the request's own up: past
+  // the first one or two, only an alignment gap can make it not fit, and the loop ends at the
+  // last class.
   uint32_t own_class = size_class(units, class_bits_);
   for (uint32_t word = own_class / kClassesPerWord; word < kClassCount / kClassesPerWord; ++word) {
     uint64_t candidates = nonempty_classes_[word];
@@ -193,6 +212,8 @@ void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_
       candidates &= ~(class_bit(own_class) - 1);
     for (; candidates != 0; candidates &= candidates - 1) {
       uint32_t block = heads_[word * kClassesPerWord + __builtin_ctzll(candidates)];
+      if (unit_shift_ != kWordShift)
+        block = best_fit(block, units);
       uint32_t available = units_of(word_at(block, 0));
       uint32_t gap = gap_for(block, align_bits);
       if (gap + units <= available) {

@@ -66,7 +66,11 @@
 // Bit c of `nonempty_classes` is set iff list c is non-empty. Link offsets are 0 for "none"
 // (offset 0 is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
-// non-empty class (every block there fits): good fit in O(1), never a list walk. A chain of
+// non-empty class (every block there fits): good fit in O(1), never a list walk. A page store
+// takes, from the first class with a block that fits, the best fit among the first
+// kBestFitScan blocks of its list (the smallest, the lowest address among equals): its lists
+// are short, and against the head, best fit cut the pages large blocks of random sizes end
+// with by 2.3% (bench/, large blocks over 15 seeds; dlmalloc also takes best fits). A chain of
 // regions is tried newest first, each region's free blocks before its bump area: a request
 // costs O(1) while the newest region has room (looking at older regions first would cost
 // O(regions) for every request a growing heap makes).
@@ -122,6 +126,7 @@ inline constexpr uint32_t kClassCount = 128;
 // (see "Free lists").
 inline constexpr uint32_t kWordClassBits = 3;
 inline constexpr uint32_t kPageClassBits = 2;
+inline constexpr uint32_t kBestFitScan = 16; // blocks a page store looks at in a class's list
 inline constexpr uint32_t kSizeBits = 19;
 inline constexpr uint32_t kMaxBlockUnits = (1u << kSizeBits) - 1;
 inline constexpr uint32_t kTagShift = 2 + kSizeBits;
@@ -283,6 +288,7 @@ private:
 
   void* alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump);
   void* alloc_here(uint32_t units, uint32_t align_bits, bool may_bump);
+  uint32_t best_fit(uint32_t head, uint32_t units) const;
   void make_used(uint32_t block, uint32_t units, bool prev_free);
   void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
