@@ -119,7 +119,8 @@ TEST_SUITE("Allocator") {
   TEST_CASE("a region's freed pages above its bump area go back to the page store") {
     Fixture heap;
     std::vector<void*> blocks;
-    for (int i = 0; i < 64; ++i) // 1 MiB of small blocks: a region run of 17 pages
+    // 1 MiB of small blocks: a few in the partial region, the rest in one region's run.
+    for (int i = 0; i < 64; ++i)
       blocks.push_back(heap.alloc(16 * 1024));
     size_t grown = heap.memory.size();
     uint64_t region_pages = heap.allocator.page_store_stats().allocated_words;

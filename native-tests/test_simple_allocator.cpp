@@ -614,6 +614,10 @@ TEST_SUITE("SimpleAllocator: page store and tags") {
     CHECK(pages.store->alloc_units(8) == high);
     CHECK(pages.store->alloc_units(8) == larger); // its last page stays free
     CHECK(pages.store->stats().fragment_words == 1);
+    CHECK(pages.store->dealloc(low)); // of the 9-page request's class, but too small for it
+    void* nine = pages.store->alloc_units(9);
+    CHECK(nine != nullptr);
+    CHECK(nine != low);
     CHECK(pages.store->check() == nullptr);
   }
 

@@ -67,8 +67,8 @@
 // (offset 0 is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
 // non-empty class (every block there fits): good fit in O(1), never a list walk. A page store
-// takes, from the first class with a block that fits, the best fit among the first
-// kBestFitScan blocks of its list (the smallest, the lowest address among equals): its lists
+// takes the best fit among the first kBestFitScan blocks of a class's list (the smallest, the
+// lowest address among equals), from the first class where one of those fits: its lists
 // are short, and against the head, best fit cut the pages large blocks of random sizes end
 // with by 2.3% (bench/, large blocks over 15 seeds; dlmalloc also takes best fits). A chain of
 // regions is tried newest first, each region's free blocks before its bump area: a request
