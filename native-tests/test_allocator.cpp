@@ -342,6 +342,26 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  // Someone else grew memory to just below where the first page map stops covering it: our
+  // next growth lands above theirs and needs a 2-page map, which the limit leaves no room for.
+  TEST_CASE("a growth that cannot hold the bigger map keeps the pages it was given") {
+    Fixture heap;
+    REQUIRE(heap.alloc(100) != nullptr);
+    uintptr_t new_end = 0;
+    uint32_t foreign_pages = 4094 - uint32_t(heap.memory.size() / kPage);
+    uintptr_t foreign_start = TestMemory::grow(foreign_pages, &new_end);
+    REQUIRE(foreign_start != 0);
+    heap.memory.limit = heap.memory.size() + 5 * kPage;
+    CHECK(heap.alloc(5 * kPage) == nullptr); // what was missing given, 2 pages for the map refused
+    kit_stats stats = heap.allocator.stats();
+    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - (new_end - foreign_start));
+    CHECK(stats.pages.regions == 2);
+    void* kept = heap.alloc(2 * kPage); // from the pages above the foreign ones
+    REQUIRE(kept != nullptr);
+    CHECK(address(kept) >= new_end);
+    heap.require_consistent();
+  }
+
   TEST_CASE("resize in place: small blocks, and the top large block grows with memory") {
     Fixture heap;
     void* small = heap.alloc(100);

@@ -337,8 +337,10 @@ uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
 // outgrows the map, or to move the map out of a growing run's way (move_map_up). The map
 // covers all the heap gave, which may be more than asked (Emscripten grows memory by a fifth
 // at least) or elsewhere (someone else grew memory in between): when what was given does not
-// hold what is missing and that map, one more, adjacent growth asks for the difference. The
-// caller calls settle_map once it took its pages.
+// hold what is missing and that map, one more, adjacent growth asks for the difference. When
+// that one fails, the pages already given are still taken in (memory never shrinks: left out,
+// they would be lost for good) and the growth reports failure. The caller calls settle_map
+// once it took its pages.
 bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   settle_map();
   if (heap_.grow == nullptr || growth_paused_)
@@ -356,18 +358,19 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   if (!adjacent || map_pages_there > map_pages)
     map_pages = map_pages_there;
   uint64_t given = (new_end - start) >> kPageShift;
-  if (given < uint64_t(pages_missing) + map_pages) {
-    uintptr_t more_end = 0;
-    if (try_grow(uint32_t(pages_missing + map_pages - given), &more_end) != new_end)
-      return false;
+  bool enough = given >= uint64_t(pages_missing) + map_pages;
+  uintptr_t more_end = 0;
+  if (!enough && try_grow(uint32_t(pages_missing + map_pages - given), &more_end) == new_end) {
+    enough = true;
     grow_calls_ += 1;
     new_end = more_end;
     map_pages_there = map_pages_for(page_number(new_end));
     map_pages = map_pages_there > map_pages ? map_pages_there : map_pages;
-    // Only a second surplus that outgrew the map again leaves no room for it: refused.
-    if ((new_end - start) >> kPageShift < map_pages)
-      return false;
   }
+  // Only pages too few for their own map (or a second surplus that outgrew the map again)
+  // cannot be taken in.
+  if ((new_end - start) >> kPageShift < map_pages)
+    return false;
   grown_pages_ += uint32_t((new_end - start) >> kPageShift);
   memory_end_ = new_end;
   uint32_t runs_end = page_number(new_end) - map_pages;
@@ -386,7 +389,7 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   }
   if (map_pages != 0)
     place_map(map_pages);
-  return true;
+  return enough;
 }
 
 // Pages of a page map for memory up to page end_page, its own pages included, or 0 when the
