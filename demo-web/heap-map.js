@@ -1,7 +1,7 @@
 // Draws kitalloc's heap (the entries of kit_walk_into) on a canvas. Each span gets an overview
-// strip of its page runs (small-block regions, large blocks, free runs, unused top) at a coarse
-// scale; each small-block region then gets a detail strip of its blocks at a fine scale, wrapped
-// over as many rows as it needs. Free blocks are drawn last and at least one pixel wide, so
+// strip of its page runs (small-block regions, large blocks, kitalloc's own runs, free runs,
+// unused top) at a coarse scale; each small-block region then gets a detail strip of its blocks
+// at a fine scale, wrapped over as many rows as it needs. Free blocks are drawn last and at least one pixel wide, so
 // holes between used blocks (fragmentation) are never hidden. Regions that hold handle blocks
 // (relocatable, kit_handle_alloc: the page passes their addresses) are drawn in teal: those are
 // the regions kit_compact packs.
@@ -15,6 +15,7 @@ export const COLORS = {
   large: '#7c3aed',
   largeAlternate: '#a78bfa',
   freeRun: '#facc15',
+  own: '#334155', // kitalloc's own runs: the page map, the region table
   header: '#475569', // bytes of a region or run no entry covers: headers, bookkeeping
   handleRegion: '#115e59',
   handle: '#0d9488',
@@ -30,9 +31,10 @@ export const LEGEND = [
   ['handle region', COLORS.handleRegion],
   ['large block (page run)', COLORS.large],
   ['free page run', COLORS.freeRun],
+  ["kitalloc's own run (page map, region table)", COLORS.own],
 ];
 
-const COUNTED_KINDS = new Set(['used', 'free', 'unused', 'large', 'freeRun']);
+const COUNTED_KINDS = new Set(['used', 'free', 'unused', 'large', 'freeRun', 'own']);
 const LABEL_HEIGHT = 16;
 const DETAIL_ROW = 10;
 const OVERVIEW_ROW = 14;
@@ -116,6 +118,7 @@ function runColor(run, index, handleRegions) {
   if (run.kind === 'region') return handleRegions.has(run.address) ? COLORS.handleRegion : COLORS.region;
   if (run.kind === 'large') return index % 2 ? COLORS.largeAlternate : COLORS.large;
   if (run.kind === 'freeRun') return COLORS.freeRun;
+  if (run.kind === 'own') return COLORS.own;
   return COLORS.unused;
 }
 
@@ -124,7 +127,7 @@ function runColor(run, index, handleRegions) {
 export function drawHeapMap(canvas, entries, handleAddresses = []) {
   const { spans, regions } = groupWalk(entries);
   const summary = { spans: spans.length, regions: regions.length, used: 0, free: 0, unused: 0,
-                    large: 0, freeRun: 0, usedBytes: 0, freeBytes: 0, largestFree: 0,
+                    large: 0, freeRun: 0, own: 0, usedBytes: 0, freeBytes: 0, largestFree: 0,
                     freeRunBytes: 0, handleRegions: 0, handleRegionBytes: 0, handleUsed: 0,
                     handleFree: 0, handleFreeBytes: 0 };
   for (const entry of entries) {

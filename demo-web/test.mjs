@@ -113,6 +113,10 @@ try {
   check(kit.liveBlocks > 50, 'random actions left live blocks', kit);
   check(map.used > 50 && map.free >= 20, 'the map shows used and free blocks', map);
   check(kit.freeBlocks === map.free, "kit_get_stats' free blocks are the map's", [kit, map]);
+  check(kit.largeBlocks === map.large, "kit_get_stats' large blocks are the map's", [kit, map]);
+  // Memory passed 8 MiB: the page map left kitalloc's state for a run of its own.
+  check(kit.ownRuns === 1 && map.own === 1 && kit.ownPages === 1,
+        "kitalloc's own run is reported apart from large blocks", [kit, map]);
   check(kit.bytesInUse >= kit.liveBytes, 'bytes in use cover what the workload holds', kit);
   check(kit.liveBytes === dl.liveBytes && kit.liveBlocks === dl.liveBlocks,
         'both modules ran the same workload', [kit, dl]);

@@ -6,10 +6,10 @@ import { wasiImports } from './wasi-shim.js';
 export const WORKLOADS = { random: 0, churn: 1, realloc: 2, tree: 3, handles: 4 };
 
 // kit_walk_entry: {uint64 address; uint64 bytes; uint32 kind; uint32 index}.
-export const WALK_KIND = ['span', 'region', 'used', 'free', 'unused', 'large', 'freeRun'];
+export const WALK_KIND = ['span', 'region', 'used', 'free', 'unused', 'large', 'freeRun', 'own'];
 const WALK_ENTRY_BYTES = 24;
-// kit_stats: two kit_region_stats of 7 uint32 each, 4 more uint32, then uint64 fields from 72.
-const STATS_BYTES = 152;
+// kit_stats: two kit_region_stats of 7 uint32 each, 6 more uint32, then uint64 fields from 80.
+const STATS_BYTES = 160;
 
 export class WorkloadModule {
   static async compile(url) {
@@ -103,18 +103,20 @@ export class WorkloadModule {
       pages: regionStats(28),
       largeBlocks: u32(56),
       largePages: u32(60),
-      growCalls: u32(64),
-      grownPages: u32(68),
-      memoryBytes: u64(72),
-      bytesInUse: u64(80),
-      peakBytes: u64(88),
-      tripPeakBytes: u64(96),
-      mallocCalls: u64(104),
-      callocCalls: u64(112),
-      reallocCalls: u64(120),
-      alignedCalls: u64(128),
-      freeCalls: u64(136),
-      failedCalls: u64(144),
+      ownRuns: u32(64),
+      ownPages: u32(68),
+      growCalls: u32(72),
+      grownPages: u32(76),
+      memoryBytes: u64(80),
+      bytesInUse: u64(88),
+      peakBytes: u64(96),
+      tripPeakBytes: u64(104),
+      mallocCalls: u64(112),
+      callocCalls: u64(120),
+      reallocCalls: u64(128),
+      alignedCalls: u64(136),
+      freeCalls: u64(144),
+      failedCalls: u64(152),
     };
   }
 

@@ -38,9 +38,10 @@ void print_stats(const char* phase) {
   kit_stats stats;
   kit_get_stats(&stats);
   std::printf("%-40s %7u live blocks, %8u KiB in small regions (%u free fragments), "
-              "%u large blocks, %u pages grown in %u calls\n",
+              "%u large blocks, %u pages grown in %u calls (%u in kitalloc's own runs)\n",
               phase, stats.small.live_blocks, stats.small.allocated_words / 256,
-              stats.small.fragments, stats.large_blocks, stats.grown_pages, stats.grow_calls);
+              stats.small.fragments, stats.large_blocks, stats.grown_pages, stats.grow_calls,
+              stats.own_pages);
 }
 
 } // namespace
@@ -76,6 +77,8 @@ int main() {
   std::vector<std::string>().swap(words);
   counts.clear();
   print_stats("everything freed");
+  kit_stats after;
+  kit_get_stats(&after);
 
   const char* breach = kit_check();
   if (breach) {
@@ -84,6 +87,10 @@ int main() {
   }
   if (during.small.live_blocks < 100000 || during.large_blocks < 1) {
     std::printf("the allocations did not reach kitalloc: is another malloc linked?\n");
+    return 1;
+  }
+  if (after.large_blocks != 0) {
+    std::printf("%u large blocks left once everything was freed\n", after.large_blocks);
     return 1;
   }
   std::printf("\nkit_check: every region and page run is consistent\n");

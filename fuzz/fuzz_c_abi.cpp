@@ -160,8 +160,8 @@ bool same_regions(const kit_region_stats& a, const kit_region_stats& b) {
 // The heap's shape: its regions, page store, large blocks and growth (not the call counters).
 bool same_heap(const kit_stats& a, const kit_stats& b) {
   return same_regions(a.small, b.small) && same_regions(a.pages, b.pages) &&
-         a.large_blocks == b.large_blocks && a.grow_calls == b.grow_calls &&
-         a.grown_pages == b.grown_pages;
+         a.large_blocks == b.large_blocks && a.own_runs == b.own_runs &&
+         a.grow_calls == b.grow_calls && a.grown_pages == b.grown_pages;
 }
 
 class AbiHarness {
@@ -1086,18 +1086,19 @@ private:
     check_step();
     kit_stats stats = heap_stats();
     kit_stats main = heap_stats(nullptr);
-    // Nothing but the main heap's own blocks is left, and of those only the handle table (and
-    // kitalloc's own runs, once moved).
+    // Nothing but the main heap's own blocks is left, and of those only the handle table.
     tally.require(stats.small.live_blocks == main.small.live_blocks &&
-                      stats.large_blocks == main.large_blocks + own_runs_ &&
+                      stats.large_blocks == main.large_blocks &&
                       main.small.live_blocks + main.large_blocks <= 1,
                   "with every block freed, blocks other than the handle table are left");
     // Freed blocks merged back into the bump areas, but parked ones (src/allocator.hpp) wait.
     if (stats.small.live_blocks == 0)
       tally.require(stats.small.allocated_words == stats.small.fragment_words,
                     "with every block freed, the small regions hold more than free blocks");
-    // Once no large block is left, every live run of pages holds a small region.
-    tally.require(stats.pages.live_blocks <= stats.small.regions + stats.large_blocks,
+    // Once no large block is left, every live run of pages holds a small region or is one of
+    // kitalloc's own.
+    tally.require(stats.pages.live_blocks <=
+                      stats.small.regions + stats.large_blocks + stats.own_runs,
                   "with every block freed, page runs are still in use");
     // Usable again, whatever the input did (out of memory included).
     void* probe = kit_malloc(100);
@@ -1152,17 +1153,16 @@ private:
     uint64_t all = uint64_t(stats.small.live_blocks) + stats.large_blocks;
     uint64_t expected_all =
         heap_blocks + main.small.live_blocks + main.large_blocks + handles_.size();
-    // kitalloc's own runs count as large blocks: the region table once more than 64 regions
-    // were needed, the page map once memory outgrew the first map (src/allocator.hpp). Each
-    // becomes one run and stays one: their count never falls and never passes two.
-    uint64_t own_runs = all - expected_all;
-    if (all < expected_all + own_runs_ || own_runs > kOwnRunsMax)
-      tally.fail("the heap counts %llu blocks; its heaps %llu, the handles %zu and kitalloc's "
-                 "own runs %u before",
+    if (all != expected_all)
+      tally.fail("the heap counts %llu blocks; its heaps %llu and the handles %zu",
                  static_cast<unsigned long long>(all),
-                 static_cast<unsigned long long>(expected_all - handles_.size()), handles_.size(),
-                 own_runs_);
-    own_runs_ = uint32_t(own_runs);
+                 static_cast<unsigned long long>(expected_all - handles_.size()), handles_.size());
+    // kitalloc's own runs: the region table once more than 64 regions were needed, the page
+    // map once memory outgrew the first map (src/allocator.hpp). Each becomes one run and
+    // stays one: their count never falls and never passes two.
+    if (stats.own_runs < own_runs_ || stats.own_runs > kOwnRunsMax)
+      tally.fail("kitalloc's own runs: %u, %u before", stats.own_runs, own_runs_);
+    own_runs_ = stats.own_runs;
   }
 
   static uint64_t pages_in_use(const kit_stats& stats) {

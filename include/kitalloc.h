@@ -46,6 +46,8 @@ typedef struct kit_stats {
   kit_region_stats pages;   /* the page store, in 64 KiB pages */
   uint32_t large_blocks;    /* blocks of 32 KiB and more */
   uint32_t large_pages;     /* pages those blocks' runs take */
+  uint32_t own_runs;        /* kitalloc's own page runs (0-2): the page map once memory passes */
+  uint32_t own_pages;       /* 8 MiB, the region table once a 65th region is needed; their pages */
   uint32_t grow_calls;      /* successful calls to grow memory */
   uint32_t grown_pages;     /* pages those calls added */
   uint64_t memory_bytes;    /* memory kitalloc owns: from its heap start to the end of memory */
@@ -80,7 +82,8 @@ kit_failure_hook kit_set_failure_hook(kit_failure_hook hook);
 
 /* kit_walk: every part of the heap, in address order. A span (memory kitalloc owns in one
  * piece) is followed by its page runs: a small-block region (followed by its blocks, then its
- * unused tail), a large block, or a free run; then the span's unused top. The region below the
+ * unused tail), a large block, a run of kitalloc's own, or a free run; then the span's unused
+ * top. The region below the
  * first page boundary, if any, comes first. Addresses and sizes in bytes; `index` is the
  * region's number (regions, blocks) or the span's (spans, runs). */
 typedef enum kit_walk_kind {
@@ -91,6 +94,7 @@ typedef enum kit_walk_kind {
   KIT_WALK_UNUSED = 4,   /* above a bump pointer: a region's tail, a span's top */
   KIT_WALK_LARGE = 5,    /* a large block's page run */
   KIT_WALK_FREE_RUN = 6, /* a free page run */
+  KIT_WALK_OWN = 7,      /* a page run of kitalloc's own: the page map, the region table */
 } kit_walk_kind;
 
 typedef struct kit_walk_entry {

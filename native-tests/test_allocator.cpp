@@ -267,7 +267,21 @@ TEST_SUITE("Allocator") {
     for (void* block : blocks)
       heap.allocator.free(block);
     heap.require_consistent();
-    CHECK(heap.allocator.stats().large_blocks == 1); // the map's run
+    kit_stats emptied = heap.allocator.stats();
+    CHECK(emptied.large_blocks == 0);
+    CHECK(emptied.large_pages == 0);
+    CHECK(emptied.own_runs == 1); // the map's run, reported apart
+    CHECK(emptied.own_pages == 2);
+    std::vector<kit_walk_entry> own;
+    heap.allocator.walk(
+        [](const kit_walk_entry* entry, void* context) {
+          if (entry->kind == KIT_WALK_OWN || entry->kind == KIT_WALK_LARGE)
+            static_cast<std::vector<kit_walk_entry>*>(context)->push_back(*entry);
+        },
+        &own);
+    REQUIRE(own.size() == 1);
+    CHECK(own[0].kind == KIT_WALK_OWN);
+    CHECK(own[0].bytes == 2 * kPage);
   }
 
   // A block said to be fresh is not zeroed by calloc: the pages a moving page map passed
@@ -478,13 +492,15 @@ TEST_SUITE("Allocator") {
       released.push_back(spaces[i].second);
     }
     spaces.erase(spaces.begin(), spaces.begin() + 10);
-    CHECK(heap.allocator.stats().large_blocks == 0); // the table is still the static one
+    CHECK(heap.allocator.stats().own_runs == 0); // the table is still the static one
 
     // Unused tags go first: the table moves (a large run of the handle space) with released
     // tags waiting in it.
     while (spaces.size() < 100)
       spaces.push_back(one_region_heap());
-    CHECK(heap.allocator.stats().large_blocks == 1);
+    kit_stats moved = heap.allocator.stats();
+    CHECK(moved.own_runs == 1);
+    CHECK(moved.large_blocks == 0); // not a block anybody allocated
     CHECK(heap.allocator.handle_space().large_blocks == 1);
     heap.require_consistent();
     for (auto [space, tag] : spaces) {

@@ -39,10 +39,11 @@ bool in_use_matches(uint64_t in_use, uint64_t expected, unsigned blocks) {
 } // namespace
 
 TEST_SUITE("stats") {
-  TEST_CASE("the layout JavaScript reads: 18 32-bit fields, then 64-bit ones from byte 72") {
-    CHECK(offsetof(kit_stats, memory_bytes) == 72);
-    CHECK(offsetof(kit_stats, failed_calls) == 72 + 9 * 8);
-    CHECK(sizeof(kit_stats) == 152);
+  TEST_CASE("the layout JavaScript reads: 20 32-bit fields, then 64-bit ones from byte 80") {
+    CHECK(offsetof(kit_stats, own_pages) == 68);
+    CHECK(offsetof(kit_stats, memory_bytes) == 80);
+    CHECK(offsetof(kit_stats, failed_calls) == 80 + 9 * 8);
+    CHECK(sizeof(kit_stats) == 160);
     CHECK(sizeof(kit_walk_entry) == 24);
   }
 
@@ -101,7 +102,8 @@ TEST_SUITE("stats") {
 
     std::vector<kit_walk_entry> entries = walk();
     kit_stats figures = stats();
-    uint32_t used = 0, free_blocks = 0, large_runs = 0, regions = 0;
+    uint32_t used = 0, free_blocks = 0, large_runs = 0, own_runs = 0, regions = 0;
+    uint64_t own_bytes = 0;
     uint64_t region_end = 0, cursor = 0, span_end = 0;
     bool large_seen = false;
     for (const kit_walk_entry& entry : entries) {
@@ -132,11 +134,14 @@ TEST_SUITE("stats") {
         CHECK((cursor == region_end || cursor == span_end));
         break;
       case KIT_WALK_LARGE:
+      case KIT_WALK_OWN:
       case KIT_WALK_FREE_RUN:
         CHECK(entry.address >= cursor);
         CHECK(entry.address + entry.bytes <= span_end);
         cursor = entry.address + entry.bytes;
         large_runs += entry.kind == KIT_WALK_LARGE;
+        own_runs += entry.kind == KIT_WALK_OWN;
+        own_bytes += entry.kind == KIT_WALK_OWN ? entry.bytes : 0;
         large_seen |= entry.address <= address(large) && address(large) < cursor;
         break;
       default:
@@ -146,6 +151,8 @@ TEST_SUITE("stats") {
     CHECK(used == figures.small.live_blocks);
     CHECK(free_blocks == figures.small.fragments);
     CHECK(large_runs == figures.large_blocks);
+    CHECK(own_runs == figures.own_runs);
+    CHECK(own_bytes == uint64_t(figures.own_pages) << 16);
     CHECK(regions == figures.small.regions);
     CHECK(large_seen);
 

@@ -1026,8 +1026,14 @@ kit_stats Allocator::stats() const {
   });
   count_parked_as_free(stats.small);
   stats.pages = pages_->stats();
-  stats.large_blocks = large_blocks_;
-  stats.large_pages = large_pages_;
+  const uint32_t own_runs[] = {map_page_, region_table_page()};
+  for (uint32_t page : own_runs)
+    if (page != 0) {
+      stats.own_runs += 1;
+      stats.own_pages += run_pages(page);
+    }
+  stats.large_blocks = large_blocks_ - stats.own_runs;
+  stats.large_pages = large_pages_ - stats.own_pages;
   stats.grow_calls = grow_calls_;
   stats.grown_pages = grown_pages_;
   if (partial_ != nullptr)
@@ -1222,8 +1228,11 @@ void Allocator::walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_
         if (!free && self.entry(page).kind == kRunRegion)
           self.walk_region(self.region_of_run(address), run->target.visit, run->target.context);
         else
-          emit(run->target, free ? KIT_WALK_FREE_RUN : KIT_WALK_LARGE, address,
-               bytes >> kMapEntryShift << kPageShift);
+          emit(run->target,
+               free                    ? KIT_WALK_FREE_RUN
+               : self.is_own_run(page) ? KIT_WALK_OWN
+                                       : KIT_WALK_LARGE,
+               address, bytes >> kMapEntryShift << kPageShift);
       },
       &walk);
   uint32_t unused = page_of_entry(span->unused_start());

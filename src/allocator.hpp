@@ -38,6 +38,9 @@
 //   the first time a heap needs more, it moves to a large run of the handle space (free()
 //   refuses it) with room for every tag: a program that never has many regions does not carry
 //   20 KB of empty slots below its __heap_base.
+// - The page map's run and the region table's are kitalloc's own: large runs of the handle
+//   space inside (the space's counts, check()), reported apart from large blocks outside
+//   (kit_stats' own_runs, KIT_WALK_OWN).
 // - Handle regions start their state 16 bytes into the run, so their first block starts 8
 //   bytes past a 16-byte boundary; their blocks are all multiples of 16 bytes, and a handle
 //   block is │ header │ handle index │ payload │: payloads stay 16-byte aligned wherever
@@ -273,6 +276,14 @@ private:
     return page_number(uintptr_t(region));
   }
   uint32_t large_run_at(const void* ptr) const;
+  // kitalloc's own runs (see "Spaces" above): the page map's and the region table's, once
+  // they left the allocator's state; 0 for one still there.
+  uint32_t region_table_page() const {
+    return regions_ == first_slots_ ? 0 : page_number(uintptr_t(regions_));
+  }
+  bool is_own_run(uint32_t page) const {
+    return page != 0 && (page == map_page_ || page == region_table_page());
+  }
   uint32_t space_code(const Space& space) const;
   Space* space_of_code(uint32_t kind) const;
   void count_added(Space& space, uint64_t bytes);

@@ -58,13 +58,12 @@ kit_stats heap_stats(kit_heap* heap, int line) {
 
 bool consistent() { return kit_check() == nullptr; }
 
-// Pages in used runs, while no private heap lives, but for the handle space's large runs:
-// kitalloc moves its region table into one the first time a heap needs more than 64 regions
-// (README, "Private heaps"), and keeps it.
+// Pages in used runs, while no private heap lives, but for the handle space's large runs and
+// kitalloc's own: it moves its region table into one the first time a heap needs more than 64
+// regions (README, "Private heaps"), and keeps it.
 uint64_t pages_in_use(const kit_stats& figures) {
-  uint64_t handle_space_pages = figures.large_pages - HEAP_STATS(nullptr).large_pages;
-  return uint64_t(figures.pages.allocated_words) - figures.pages.fragment_words -
-         handle_space_pages;
+  uint64_t other_pages = figures.large_pages + figures.own_pages - HEAP_STATS(nullptr).large_pages;
+  return uint64_t(figures.pages.allocated_words) - figures.pages.fragment_words - other_pages;
 }
 
 bool same_bytes(const void* a, const void* b, size_t size) {
@@ -85,11 +84,8 @@ void copy_bytes(void* to, const void* from, size_t size) {
 
 // The heap's shape, without the call counters (a refused call may count as failed).
 bool same_shape(const kit_stats& a, const kit_stats& b) {
-  return same_bytes(&a.small, &b.small, sizeof a.small) &&
-         same_bytes(&a.pages, &b.pages, sizeof a.pages) && a.large_blocks == b.large_blocks &&
-         a.large_pages == b.large_pages && a.grow_calls == b.grow_calls &&
-         a.grown_pages == b.grown_pages && a.memory_bytes == b.memory_bytes &&
-         a.bytes_in_use == b.bytes_in_use;
+  // Every figure up to bytes_in_use: regions, pages, large blocks, own runs, growth, memory.
+  return same_bytes(&a, &b, offsetof(kit_stats, peak_bytes));
 }
 
 // ── Deterministic randomness and block contents ──────────────────────────────────────────────
