@@ -146,6 +146,41 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  TEST_CASE("a block shrunk in place at a region's top gives pages back as a free would") {
+    Fixture heap;
+    constexpr size_t kBlock = 31 * 1024;
+    std::vector<void*> blocks;
+    for (int i = 0; i < 64; ++i)
+      blocks.push_back(heap.alloc(kBlock));
+    // The unused bytes above the bump area of the region holding `block` (its next entry).
+    auto slack_above = [&](void* block) {
+      struct Search {
+        uintptr_t after;
+        uint64_t bytes;
+      } search = {address(block), 0};
+      heap.allocator.walk(
+          [](const kit_walk_entry* entry, void* context) {
+            auto* found = static_cast<Search*>(context);
+            if (entry->kind == KIT_WALK_UNUSED && entry->address > found->after &&
+                found->bytes == 0)
+              found->bytes = entry->bytes;
+          },
+          &search);
+      return search.bytes;
+    };
+    // Free from the top until the top block's bytes would take the unused part past 2 pages.
+    while (slack_above(blocks.back()) + kBlock - 1024 < 2 * kPage) {
+      CHECK(heap.allocator.free(blocks.back()));
+      blocks.pop_back();
+    }
+    REQUIRE(slack_above(blocks.back()) < 2 * kPage);
+    uint64_t pages_before = heap.allocator.page_store_stats().allocated_words;
+    REQUIRE(heap.allocator.resize(blocks.back(), 100, 4));
+    CHECK(heap.allocator.page_store_stats().allocated_words < pages_before);
+    CHECK(slack_above(blocks.back()) < kPage);
+    heap.require_consistent();
+  }
+
   TEST_CASE("large blocks: whole pages, reused after free, merged with free neighbours") {
     Fixture heap;
     void* a = heap.alloc(100 * 1024);

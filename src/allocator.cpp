@@ -546,11 +546,17 @@ bool Allocator::free_block(void* ptr) {
   if (slot.region == nullptr || slot.owner->handle_blocks || !slot.region->dealloc(ptr))
     return false;
   count_removed(*slot.owner, bytes);
-  // Private heaps keep the room they were created with; handle regions trim as they compact.
+  trim_slack(slot);
+  return true;
+}
+
+// Gives back the pages above a main heap region's bump area once kTrimPages are unused (see
+// "Policy"). Private heaps keep the room they were created with; handle regions trim as they
+// compact.
+void Allocator::trim_slack(RegionSlot slot) {
   if (slot.owner == &main_ && slot.region != partial_ &&
       slot.region->end() - slot.region->unused_start() >= kTrimPages * kPageBytes)
     trim_region(slot.region);
-  return true;
 }
 
 Space* Allocator::malloc_space_of(const void* ptr) const {
@@ -591,6 +597,7 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
     return false;
   count_removed(*regions_[tag].owner, old_bytes);
   count_added(*regions_[tag].owner, small_block_bytes(ptr));
+  trim_slack(regions_[tag]);
   return true;
 }
 

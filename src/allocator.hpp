@@ -58,11 +58,12 @@
 // Policy.
 // - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
 //   room, the newest region's run grows in place if it is at the top of the page store (up to
-//   2 MiB), else a new region starts in a new run. When a free leaves kTrimPages or more
-//   pages unused above a main heap region's bump area, they go back to the page store: a
-//   program whose small blocks grow into large ones (vectors) reuses that memory for them,
-//   as dlmalloc's coalesced chunks would be. One page of hysteresis either way: a block
-//   freed and allocated again across a page boundary does not resize the run each time.
+//   2 MiB), else a new region starts in a new run. When a free or an in-place shrink leaves
+//   kTrimPages or more pages unused above a main heap region's bump area, they go back to the
+//   page store: a program whose small blocks grow into large ones (vectors) reuses that
+//   memory for them, as dlmalloc's coalesced chunks would be. One page of hysteresis either
+//   way: a block freed and allocated again across a page boundary does not resize the run
+//   each time.
 // - Large blocks: a run of whole pages.
 // - Memory grows when the page store has no room, by exactly what is missing (and the page
 //   map's new run, when it moves): memory grown ahead would be memory a program never uses,
@@ -251,6 +252,7 @@ private:
   void release_region(Space& space, SimpleAllocator* region);
   bool grow_region_table();
   uint64_t trim_region(SimpleAllocator* region);
+  void trim_slack(RegionSlot slot);
   void link_large(Space& space, uint32_t page, uint32_t pages);
   void free_large(uint32_t page);
   static bool move_run(void* context, void* from, void* to);
