@@ -455,7 +455,10 @@ Why the bars above that are not met are not met, and what would meet them:
   are free (src/allocator.hpp, "Policy"), and the large vectors reuse them, as dlmalloc's
   coalesced chunks are.
   On the small workloads the rest is fragmentation: kitalloc's static state below
-  \`__heap_base\` is about 7.8 KB (2 KiB of it the first page map). Word regions have eight size classes per power of two (a list
+  \`__heap_base\` is 10.7 KB (2 KiB of it the first page map, 4.7 KB room for the states of 8
+  spans), dlmalloc's 0.5 KB; with room for one span only (4.1 KB less), churn still ends on the
+  same page and random actions with realloc one page higher: the outcome is chaotic in where
+  the heap starts. Word regions have eight size classes per power of two (a list
   head within 1.125x of the request fits), which cut the pages fragmentation costs on
   random-sized requests against four per power of two: summed over 16 seeds (the default and
   \`bench/run.mjs --seed\` 1..15), random actions end 14 pages above dlmalloc (22 with four
