@@ -39,8 +39,8 @@ typedef struct kit_region_stats {
 
 /* The global heap's figures. Byte figures count usable bytes (malloc_usable_size) of live
  * blocks. Every field after `pages` is kept as it happens (O(1)); the two kit_region_stats sum
- * over their chains (O(regions)). The layout is the same on wasm32 and 64-bit hosts: 18 32-bit
- * fields, then 64-bit ones from byte 72 (JavaScript reads it with a DataView). */
+ * over their chains (O(regions)). The layout is the same on wasm32 and 64-bit hosts: 20 32-bit
+ * fields, then 64-bit ones from byte 80 (JavaScript reads it with a DataView). */
 typedef struct kit_stats {
   kit_region_stats small;   /* blocks below 32 KiB, in words */
   kit_region_stats pages;   /* the page store, in 64 KiB pages */
