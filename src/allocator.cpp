@@ -62,8 +62,7 @@ void Allocator::init(const Heap& heap) {
   // Memory the first map does not cover gets a map of its own at once.
   uint32_t end_number = page_number(end_page);
   uint32_t map_pages = map_pages_for(end_number);
-  pages_ = SimpleAllocator::create_page_store(span_states_[0], map_, 1, end_number - map_pages);
-  span_count_ = 1;
+  add_span(1, end_number - map_pages);
   memory_end_ = end_page;
   if (map_pages != 0)
     place_map(map_pages);
@@ -376,20 +375,27 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   uint32_t runs_end = page_number(new_end) - map_pages;
   if (adjacent) {
     pages_->move_end(&map_[runs_end]);
-  } else {
-    if (span_count_ == kMaxSpans)
-      return false;
-    SimpleAllocator* span = SimpleAllocator::create_page_store(span_states_[span_count_], map_,
-                                                               page_number(start), runs_end);
-    if (span == nullptr)
-      return false;
-    span_count_ += 1;
-    span->chain(pages_);
-    pages_ = span;
+  } else if (!add_span(page_number(start), runs_end)) {
+    return false;
   }
   if (map_pages != 0)
     place_map(map_pages);
   return enough;
+}
+
+// Makes the pages from first_page up to runs_end a span, the newest page store; false when
+// there is no room for its state.
+bool Allocator::add_span(uint32_t first_page, uint32_t runs_end) {
+  if (span_count_ == kMaxSpans)
+    return false;
+  SimpleAllocator* span =
+      SimpleAllocator::create_page_store(span_states_[span_count_], map_, first_page, runs_end);
+  if (span == nullptr)
+    return false;
+  span_count_ += 1;
+  span->chain(pages_);
+  pages_ = span;
+  return true;
 }
 
 // Pages of a page map for memory up to page end_page, its own pages included, or 0 when the

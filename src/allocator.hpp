@@ -242,6 +242,7 @@ private:
   void mark_written(uint32_t page, uint32_t pages);
   bool grow_memory(uint32_t pages_missing, bool move_map_up = false);
   uintptr_t try_grow(uint32_t pages, uintptr_t* new_end) const;
+  bool add_span(uint32_t first_page, uint32_t runs_end);
   uint32_t map_pages_for(uint32_t end_page) const;
   void place_map(uint32_t pages);
   void settle_map();
