@@ -411,6 +411,23 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  // The same growth for a private heap: the map it placed must be settled though it failed.
+  TEST_CASE("a private heap whose growth's top-up is refused leaves the page map settled") {
+    Fixture heap;
+    REQUIRE(heap.alloc(100) != nullptr);
+    uintptr_t new_end = 0;
+    uint32_t foreign_pages = 4094 - uint32_t(heap.memory.size() / kPage);
+    uintptr_t foreign_start = TestMemory::grow(foreign_pages, &new_end);
+    REQUIRE(foreign_start != 0);
+    heap.memory.limit = heap.memory.size() + 5 * kPage;
+    CHECK(heap.allocator.create_space(heap.allocator.main_space(), 3 * kPage) == nullptr);
+    heap.require_consistent();
+    kit_stats stats = heap.allocator.stats();
+    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - (new_end - foreign_start));
+    CHECK(stats.own_runs == 1); // the map, now 2 pages, in a run of its own
+    CHECK(stats.own_pages == 2);
+  }
+
   TEST_CASE("resize in place: small blocks, and the top large block grows with memory") {
     Fixture heap;
     void* small = heap.alloc(100);

@@ -665,10 +665,9 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
     size_t pages = regions == 0 ? 0
                                 : (regions - 1) * region_run_pages(main_, kRegionRoom) +
                                       region_run_pages(main_, last_room) + 1; // + the record
-    if (pages > pages_free_at_top() && !grow_memory(uint32_t(pages - pages_free_at_top())))
-      return nullptr;
-    space = reserve_space(initial_bytes);
-    settle_map();
+    bool room = pages <= pages_free_at_top() || grow_memory(uint32_t(pages - pages_free_at_top()));
+    space = room ? reserve_space(initial_bytes) : nullptr;
+    settle_map(); // also after a failed growth: it may have taken pages in (grow_memory)
     if (space == nullptr)
       return nullptr;
   }
@@ -1107,6 +1106,9 @@ const char* Allocator::check_space(const Space& space) const {
 }
 
 const char* Allocator::check() const {
+  // Between calls the map is a run of its own (or still in the state), never left waiting.
+  if (map_pending_ != 0)
+    return "the page map waits at the top of memory, outside every span";
   const char* breach = nullptr;
   uint32_t regions = 0;
   for_each_space([&](const Space& space) {
