@@ -82,6 +82,22 @@ struct Fixture {
 
 uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
 
+// Memory someone else grew: [start, end).
+struct ForeignGrowth {
+  uintptr_t start, end;
+};
+// Someone else grows memory to page 4094, just below where the first page map stops covering
+// it (4096 pages), and the limit leaves 5 pages: a growth of ours lands above theirs, needs a
+// map of 2 pages for it, and no more than 5 pages are there for what it asked and that map.
+ForeignGrowth crowd_first_map(Fixture& heap) {
+  REQUIRE(heap.alloc(100) != nullptr);
+  ForeignGrowth foreign = {};
+  foreign.start = TestMemory::grow(4094 - uint32_t(heap.memory.size() / kPage), &foreign.end);
+  REQUIRE(foreign.start != 0);
+  heap.memory.limit = heap.memory.size() + 5 * kPage;
+  return foreign;
+}
+
 } // namespace
 
 TEST_SUITE("Allocator") {
@@ -395,35 +411,25 @@ TEST_SUITE("Allocator") {
   // next growth lands above theirs and needs a 2-page map, which the limit leaves no room for.
   TEST_CASE("a growth that cannot hold the bigger map keeps the pages it was given") {
     Fixture heap;
-    REQUIRE(heap.alloc(100) != nullptr);
-    uintptr_t new_end = 0;
-    uint32_t foreign_pages = 4094 - uint32_t(heap.memory.size() / kPage);
-    uintptr_t foreign_start = TestMemory::grow(foreign_pages, &new_end);
-    REQUIRE(foreign_start != 0);
-    heap.memory.limit = heap.memory.size() + 5 * kPage;
+    ForeignGrowth foreign = crowd_first_map(heap);
     CHECK(heap.alloc(5 * kPage) == nullptr); // what was missing given, 2 pages for the map refused
     kit_stats stats = heap.allocator.stats();
-    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - (new_end - foreign_start));
+    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - (foreign.end - foreign.start));
     CHECK(stats.pages.regions == 2);
     void* kept = heap.alloc(2 * kPage); // from the pages above the foreign ones
     REQUIRE(kept != nullptr);
-    CHECK(address(kept) >= new_end);
+    CHECK(address(kept) >= foreign.end);
     heap.require_consistent();
   }
 
   // The same growth for a private heap: the map it placed must be settled though it failed.
   TEST_CASE("a private heap whose growth's top-up is refused leaves the page map settled") {
     Fixture heap;
-    REQUIRE(heap.alloc(100) != nullptr);
-    uintptr_t new_end = 0;
-    uint32_t foreign_pages = 4094 - uint32_t(heap.memory.size() / kPage);
-    uintptr_t foreign_start = TestMemory::grow(foreign_pages, &new_end);
-    REQUIRE(foreign_start != 0);
-    heap.memory.limit = heap.memory.size() + 5 * kPage;
+    ForeignGrowth foreign = crowd_first_map(heap);
     CHECK(heap.allocator.create_space(heap.allocator.main_space(), 3 * kPage) == nullptr);
     heap.require_consistent();
     kit_stats stats = heap.allocator.stats();
-    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - (new_end - foreign_start));
+    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - (foreign.end - foreign.start));
     CHECK(stats.own_runs == 1); // the map, now 2 pages, in a run of its own
     CHECK(stats.own_pages == 2);
   }
