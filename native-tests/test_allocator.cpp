@@ -162,6 +162,27 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  TEST_CASE("a region that gave pages back takes them again before memory grows") {
+    Fixture heap;
+    std::vector<void*> older; // the region that reaches 2 MiB (and a few in the partial one)
+    while (heap.allocator.stats().small.regions < 3)
+      older.push_back(heap.alloc(16 * 1024));
+    void* newest = older.back(); // the first block of the region that starts above it
+    older.pop_back();
+    for (int i = 0; i < 10; ++i) { // the older region's top 160 KiB: it gives pages back
+      CHECK(heap.allocator.free(older.back()));
+      older.pop_back();
+    }
+    REQUIRE(heap.allocator.page_store_stats().fragment_words >= 2); // free pages between them
+    size_t grown = heap.memory.size();
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(heap.alloc(16 * 1024) != nullptr);
+    CHECK(heap.memory.size() == grown); // not the newest region growing memory at the top
+    CHECK(heap.allocator.page_store_stats().fragment_words == 0);
+    CHECK(heap.allocator.free(newest));
+    heap.require_consistent();
+  }
+
   TEST_CASE("a block shrunk in place at a region's top gives pages back as a free would") {
     Fixture heap;
     constexpr size_t kBlock = 31 * 1024;

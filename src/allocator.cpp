@@ -226,20 +226,33 @@ void* Allocator::alloc_small(Space& space, size_t word_count, uint32_t align_bit
   });
 }
 
-// Room for `bytes` more in the space's newest region: its run grows where it stands when it is
-// at the top of the page store and stays within 2 MiB, else a new region starts in a new run.
+// Room for `bytes` more in a region of the space: first a region whose run can grow over the
+// free pages after it (a region that gave pages back takes them again: else they would sit
+// unused while memory grows for a newer one), then the newest, growing memory when its run is
+// at the top of the page store; runs stay within 2 MiB. Else a new region in a new run.
 bool Allocator::grow_small(Space& space, uint32_t bytes) {
-  SimpleAllocator* newest = space.small;
-  if (newest != nullptr && newest != partial_) {
-    uintptr_t room = newest->end() - newest->unused_start();
-    auto more_pages = uint32_t(pages_for(bytes - (room < bytes ? room : bytes)));
-    uint32_t page = page_of_region(newest);
-    uintptr_t grown_end = newest->end() + (uintptr_t(more_pages) << kPageShift);
-    if (grown_end - uintptr_t(newest) <= kMaxRegionBytes &&
-        resize_run(page, run_pages(page) + more_pages))
-      return newest->move_end(reinterpret_cast<void*>(grown_end));
-  }
-  return add_region_run(space, bytes);
+  for (SimpleAllocator* region = space.small; region != nullptr; region = region->next())
+    if (grow_region(region, bytes, false))
+      return true;
+  return grow_region(space.small, bytes, true) || add_region_run(space, bytes);
+}
+
+// Grows region's run in place by the pages `bytes` more need, taking free pages after it (and
+// with may_grow_memory, growing memory when the run is at the top); false, changing nothing,
+// when it cannot (the partial region never can).
+bool Allocator::grow_region(SimpleAllocator* region, uint32_t bytes, bool may_grow_memory) {
+  if (region == nullptr || region == partial_)
+    return false;
+  uintptr_t room = region->end() - region->unused_start();
+  auto more_pages = uint32_t(pages_for(bytes - (room < bytes ? room : bytes)));
+  uint32_t page = page_of_region(region);
+  uintptr_t grown_end = region->end() + (uintptr_t(more_pages) << kPageShift);
+  if (grown_end - uintptr_t(region) > kMaxRegionBytes)
+    return false;
+  bool resized = may_grow_memory
+                     ? resize_run(page, run_pages(page) + more_pages)
+                     : pages_->resize_units(run_handle(page), run_pages(page) + more_pages);
+  return resized && region->move_end(reinterpret_cast<void*>(grown_end));
 }
 
 // Pages of a run whose region has room for `bytes`.

@@ -57,13 +57,14 @@
 //
 // Policy.
 // - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
-//   room, the newest region's run grows in place if it is at the top of the page store (up to
-//   2 MiB), else a new region starts in a new run. When a free or an in-place shrink leaves
-//   kTrimPages or more pages unused above a main heap region's bump area, they go back to the
-//   page store: a program whose small blocks grow into large ones (vectors) reuses that
-//   memory for them, as dlmalloc's coalesced chunks would be. One page of hysteresis either
-//   way: a block freed and allocated again across a page boundary does not resize the run
-//   each time.
+//   room, a region's run grows in place over free pages after it (up to 2 MiB), else the
+//   newest region's run if it is at the top of the page store (memory grows for it), else a
+//   new region starts in a new run. When a free or an in-place shrink leaves kTrimPages or
+//   more pages unused above a main heap region's bump area, they go back to the page store: a
+//   program whose small blocks grow into large ones (vectors) reuses that memory for them, as
+//   dlmalloc's coalesced chunks would be, and the region takes them again when no large block
+//   did. One page of hysteresis either way: a block freed and allocated again across a page
+//   boundary does not resize the run each time.
 // - Large blocks: a run of whole pages.
 // - Memory grows when the page store has no room, by exactly what is missing (and the page
 //   map's new run, when it moves): memory grown ahead would be memory a program never uses,
@@ -233,6 +234,7 @@ private:
   template <typename Place>
   void* place_compacting_first(const Space& space, size_t bytes, Place place);
   bool grow_small(Space& space, uint32_t bytes);
+  bool grow_region(SimpleAllocator* region, uint32_t bytes, bool may_grow_memory);
   bool add_region_run(Space& space, uint32_t bytes);
   Space* reserve_space(size_t initial_bytes);
   static uint32_t region_run_pages(const Space& space, size_t bytes);
