@@ -463,8 +463,12 @@ Why the bars above that are not met are not met, and what would meet them:
   random-sized requests against four per power of two: summed over 16 seeds (the default and
   \`bench/run.mjs --seed\` 1..15), random actions end 14 pages above dlmalloc (22 with four
   classes; 10 before the page map, not analysed further), with
-  realloc 8 (18; 7); the price is 5-10% of their speed (more requests split a block
-  of the next class) and a 584-byte region state instead of 312. Churn stays one page above
+  realloc 11 (18; 7); the price is 5-10% of their speed (more requests split a block
+  of the next class) and a 584-byte region state instead of 312. The default seed's random
+  actions ended on dlmalloc's page until kitalloc's data grew by 64 bytes (a string of
+  \`kit_check\`'s): the heap starts that much later, and they end one page above. A region that
+  gave pages back takes them again before memory grows for a newer one: without that, the
+  pages given back cost random actions 40 pages more over the 16 seeds (750). Churn stays one page above
   dlmalloc on every seed, with either class scheme (its blocks, 16..256 B in multiples of 16,
   have a class per size now, up to 124 B before); its 10,000 blocks end 54 KB below a page boundary, and memory grows by one page when
   free fragments (mostly 16-48 B, between live blocks) reach about 64 KB, where dlmalloc stays
