@@ -356,6 +356,28 @@ TEST_SUITE("Allocator") {
     CHECK(own[0].bytes == 2 * kPage);
   }
 
+  // A region growing over never-written pages at the top (memory that started large) writes
+  // them: once it gives them back, a large block there is not fresh.
+  TEST_CASE("pages a region grew over and gave back are not handed out as fresh") {
+    Fixture heap(64);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 64; ++i) {
+      blocks.push_back(heap.alloc(16 * 1024));
+      REQUIRE(blocks.back() != nullptr);
+      std::memset(blocks.back(), 0xEE, 16 * 1024);
+    }
+    for (void* block : blocks)
+      CHECK(heap.allocator.free(block));
+    bool fresh = false;
+    auto* large = static_cast<unsigned char*>(heap.allocator.alloc(16 * kPage, 4, &fresh));
+    REQUIRE(large != nullptr);
+    size_t written = 0;
+    for (size_t index = 0; fresh && index < 16 * kPage; ++index)
+      written += large[index] != 0;
+    CHECK(written == 0);
+    heap.require_consistent();
+  }
+
   // A block said to be fresh is not zeroed by calloc: the pages a moving page map passed
   // through must read as zeros again.
   TEST_CASE("fresh blocks read as zeros while the page map moves") {

@@ -249,10 +249,11 @@ bool Allocator::grow_region(SimpleAllocator* region, uint32_t bytes, bool may_gr
   uintptr_t grown_end = region->end() + (uintptr_t(more_pages) << kPageShift);
   if (grown_end - uintptr_t(region) > kMaxRegionBytes)
     return false;
-  bool resized = may_grow_memory
-                     ? resize_run(page, run_pages(page) + more_pages)
-                     : pages_->resize_units(run_handle(page), run_pages(page) + more_pages);
-  return resized && region->move_end(reinterpret_cast<void*>(grown_end));
+  uint32_t pages = run_pages(page) + more_pages;
+  if (may_grow_memory ? !resize_run(page, pages) : !pages_->resize_units(run_handle(page), pages))
+    return false;
+  mark_written(page, pages); // its blocks will be: the pages are not fresh once given back
+  return region->move_end(reinterpret_cast<void*>(grown_end));
 }
 
 // Pages of a run whose region has room for `bytes`.
