@@ -22,6 +22,7 @@ struct NativeMemory {
   uintptr_t start = 0; // page-aligned
   uintptr_t end = 0;
   uintptr_t limit = kReserveBytes;
+  uint32_t overgrow_percent = 0; // each growth gives at least this share of memory's size
 };
 NativeMemory memory;
 
@@ -38,9 +39,16 @@ bool reserve() {
 }
 
 uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
-  uintptr_t bytes = uintptr_t(pages) * kPageBytes;
-  if (!reserve() || bytes > memory.limit - (memory.end - memory.start))
+  if (!reserve())
     return 0;
+  uintptr_t bytes = uintptr_t(pages) * kPageBytes;
+  uintptr_t room = memory.limit - (memory.end - memory.start);
+  if (bytes > room)
+    return 0;
+  // As Emscripten's emscripten_resize_heap: more than asked, where the limit leaves room.
+  uintptr_t overgrown = (memory.end - memory.start) / 100 * memory.overgrow_percent;
+  if (overgrown > bytes && overgrown <= room)
+    bytes = overgrown & ~(kPageBytes - 1);
   uintptr_t old_end = memory.end;
   memory.end += bytes;
   *new_end = memory.end;
@@ -71,6 +79,10 @@ void write_stderr(const char* bytes, size_t length) {
 
 extern "C" void kit_native_heap_limit(size_t bytes) {
   kit::memory.limit = bytes < kit::kReserveBytes ? bytes : kit::kReserveBytes;
+}
+
+extern "C" void kit_native_heap_overgrow(uint32_t percent) {
+  kit::memory.overgrow_percent = percent;
 }
 
 // Grows memory as other code would; returns where the new pages start, or 0.
