@@ -249,11 +249,8 @@ bool Allocator::grow_region(SimpleAllocator* region, uint32_t bytes, bool may_gr
   uintptr_t grown_end = region->end() + (uintptr_t(more_pages) << kPageShift);
   if (grown_end - uintptr_t(region) > kMaxRegionBytes)
     return false;
-  uint32_t pages = run_pages(page) + more_pages;
-  if (may_grow_memory ? !resize_run(page, pages) : !pages_->resize_units(run_handle(page), pages))
-    return false;
-  mark_written(page, pages); // its blocks will be: the pages are not fresh once given back
-  return region->move_end(reinterpret_cast<void*>(grown_end));
+  return resize_run(page, run_pages(page) + more_pages, may_grow_memory) &&
+         region->move_end(reinterpret_cast<void*>(grown_end));
 }
 
 // Pages of a run whose region has room for `bytes`.
@@ -306,13 +303,14 @@ void* Allocator::take_pages(uint32_t pages) {
   return nullptr;
 }
 
-// Resizes a run where it stands, growing memory when it is the top run of the newest span.
-// The map's run, when it is the run above, moves to the top of the growth out of the way.
-bool Allocator::resize_run(uint32_t page, uint32_t pages) {
+// Resizes a run where it stands, over free pages after it; with may_grow_memory, growing
+// memory when it is the top run of the newest span (the map's run, when it is the run above,
+// moves to the top of the growth out of the way).
+bool Allocator::resize_run(uint32_t page, uint32_t pages, bool may_grow_memory) {
   bool resized = pages_->resize_units(run_handle(page), pages);
   uint32_t have = run_pages(page);
   uint32_t map_above = page + have == map_page_ ? run_pages(map_page_) : 0;
-  if (!resized && pages_->contains(run_handle(page)) &&
+  if (!resized && may_grow_memory && pages_->contains(run_handle(page)) &&
       uintptr_t(&map_[page + have + map_above]) == pages_->unused_start()) {
     uint32_t room = map_above + pages_free_at_top();
     uint32_t wanted = pages - have;

@@ -240,7 +240,7 @@ private:
   static uint32_t region_run_pages(const Space& space, size_t bytes);
   static uint32_t state_offset_of(const Space& space);
   void* take_pages(uint32_t pages);
-  bool resize_run(uint32_t page, uint32_t pages);
+  bool resize_run(uint32_t page, uint32_t pages, bool may_grow_memory = true);
   void mark_written(uint32_t page, uint32_t pages);
   bool grow_memory(uint32_t pages_missing, bool move_map_up = false);
   uintptr_t try_grow(uint32_t pages, uintptr_t* new_end) const;
