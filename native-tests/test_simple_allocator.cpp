@@ -239,6 +239,61 @@ TEST_SUITE("SimpleAllocator: alloc_cat's scenarios") {
   }
 }
 
+TEST_CASE("move_end_over holds what lies between the old end and taken_end as a used block") {
+  Buffer buffer(64 * 1024);
+  auto* begin = reinterpret_cast<unsigned char*>(buffer.begin());
+  SimpleAllocator* region = SimpleAllocator::create(begin, begin + 2048);
+  REQUIRE(region != nullptr);
+  auto* first = static_cast<unsigned char*>(region->alloc(100, 2));
+  REQUIRE(first != nullptr);
+  auto* old_end = reinterpret_cast<unsigned char*>(region->end());
+  uint64_t top_words = (region->end() - region->unused_start()) / 4;
+  // Refused, nothing changed: taken_end below the end, less than a block above it, past
+  // new_end, or new_end past 2 MiB.
+  CHECK(region->move_end_over(old_end - 4, begin + 8192) == nullptr);
+  CHECK(region->move_end_over(old_end + 8, begin + 8192) == nullptr);
+  CHECK(region->move_end_over(begin + 8192, begin + 4096) == nullptr);
+  CHECK(region->move_end_over(begin + 4096, begin + (2 << 20) + 1024) == nullptr);
+  CHECK(region->end() == uintptr_t(old_end));
+  CHECK(region->stats().unused_words == top_words);
+
+  void* taken = region->move_end_over(begin + 4096, begin + 8192);
+  CHECK(taken == old_end + 4); // the used block starts at the old end
+  CHECK(region->end() == uintptr_t(begin + 8192));
+  CHECK(region->unused_start() == uintptr_t(begin + 4096));
+  RegionStats stats = region->stats();
+  CHECK(stats.fragments == 1); // the old bump area
+  CHECK(stats.fragment_words == top_words);
+  CHECK(stats.live_blocks == 2);
+  CHECK(region->check() == nullptr);
+  // Blocks come from the old bump area and from above the taken part, never from it.
+  std::vector<unsigned char*> blocks;
+  while (auto* block = static_cast<unsigned char*>(region->alloc(60, 2)))
+    blocks.push_back(block);
+  for (unsigned char* block : blocks)
+    CHECK((block + 240 <= old_end || block >= begin + 4096));
+  CHECK(blocks.size() == top_words / 61 + 1024 / 61);
+  CHECK(region->check() == nullptr);
+  CHECK(region->dealloc(taken)); // the caller's to free: it merges as any block
+  CHECK(region->check() == nullptr);
+}
+
+TEST_CASE("move_end_over folds a bump area too small for a free block into the used one") {
+  Buffer buffer(64 * 1024);
+  auto* begin = reinterpret_cast<unsigned char*>(buffer.begin());
+  SimpleAllocator* region = SimpleAllocator::create(begin, begin + 2048);
+  REQUIRE(region != nullptr);
+  uint64_t words = (region->end() - region->unused_start()) / 4;
+  REQUIRE(region->alloc(words - 3, 2) != nullptr); // leaves 2 words of bump area
+  uintptr_t bump = region->unused_start();
+  REQUIRE(region->end() - bump == 8);
+  void* taken = region->move_end_over(begin + 4096, begin + 4096);
+  CHECK(taken == reinterpret_cast<void*>(bump + 4));
+  CHECK(region->stats().fragments == 0);
+  CHECK(region->stats().unused_words == 0);
+  CHECK(region->check() == nullptr);
+}
+
 TEST_SUITE("SimpleAllocator: what kitalloc adds") {
   TEST_CASE("merged free blocks far above 8191 words stay exact") {
     Region region(2 << 20);

@@ -334,6 +334,22 @@ bool SimpleAllocator::move_end(void* new_end) {
   return true;
 }
 
+void* SimpleAllocator::move_end_over(void* taken_end, void* new_end) {
+  uintptr_t taken_units = (uintptr_t(taken_end) - base_.value) >> unit_shift_;
+  uint32_t old_end = end_;
+  if (uintptr_t(taken_end) < address_of(old_end) || taken_units - old_end < min_units() ||
+      uintptr_t(taken_end) > uintptr_t(new_end) || !move_end(new_end))
+    return nullptr;
+  uint32_t block = unused_start_;
+  if (old_end - block >= min_units()) {
+    push_free(block, old_end - block); // the block below the bump area is used (I4)
+    block = old_end;
+  }
+  make_used(block, uint32_t(taken_units) - block, block != unused_start_);
+  unused_start_ = uint32_t(taken_units);
+  return payload_of(block);
+}
+
 uint32_t SimpleAllocator::compact(Relocator relocate, void* context) {
   // Every free block is rebuilt from the gaps left below the blocks that stay.
   nonempty_classes_[0] = nonempty_classes_[1] = 0;

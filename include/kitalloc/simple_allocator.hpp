@@ -226,6 +226,12 @@ public:
   // to give the top of the bump area back. Returns false, changing nothing, if new_end is below
   // unused_start or the region would pass kMaxRegionBytes (a page store: kMaxBlockUnits pages).
   bool move_end(void* new_end);
+  // Moves the end up to new_end as move_end does, over memory of which the part up to
+  // taken_end is not this region's to hand out (someone else's): that part becomes one used
+  // block, and the bump area below it a free block (or part of that used block, if too small
+  // for one). Returns the used block's payload, or nullptr, changing nothing, if move_end would
+  // refuse new_end or the taken part is not at least one block above the end and within it.
+  void* move_end_over(void* taken_end, void* new_end);
 
   // Compaction: visits the used blocks in address order and slides each one the relocator
   // accepts down over the free space before it (relocate(context, from, to) is asked first and
