@@ -450,6 +450,33 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  TEST_CASE("memory grown by someone else between any number of growths is never lost") {
+    Fixture heap;
+    uint64_t foreign_bytes = 0;
+    std::vector<void*> blocks;
+    for (int round = 0; round < 20; ++round) {
+      uintptr_t new_end = 0;
+      uintptr_t foreign_start = TestMemory::grow(1, &new_end);
+      REQUIRE(foreign_start != 0);
+      foreign_bytes += new_end - foreign_start;
+      void* block = heap.alloc(3 * kPage);
+      CAPTURE(round);
+      REQUIRE(block != nullptr);
+      CHECK(address(block) >= new_end);
+      blocks.push_back(block);
+    }
+    kit_stats stats = heap.allocator.stats();
+    CHECK(stats.memory_bytes == heap.memory.size() - 5000 - foreign_bytes);
+    CHECK(stats.pages.regions == 21); // spans: the first, and one above each foreign growth
+    heap.require_consistent();
+    for (void* block : blocks)
+      CHECK(heap.allocator.free(block));
+    uint32_t grow_calls = heap.allocator.stats().grow_calls;
+    for (int round = 0; round < 20; ++round)
+      CHECK(heap.alloc(3 * kPage) != nullptr); // the pages given back, never the foreign ones
+    CHECK(heap.allocator.stats().grow_calls == grow_calls);
+    heap.require_consistent();
+  }
   // Someone else grew memory to just below where the first page map stops covering it: our
   // next growth lands above theirs and needs a 2-page map, which the limit leaves no room for.
   TEST_CASE("a growth that cannot hold the bigger map keeps the pages it was given") {

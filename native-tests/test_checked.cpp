@@ -65,6 +65,23 @@ TEST_SUITE("checked build") {
     }
   }
 
+  // A freed run that starts a free run keeps the free list's link where its kind was; one at
+  // the top goes back to the bump area.
+  TEST_CASE("double free of large blocks whose runs are free runs of their own or the top") {
+    std::vector<void*> blocks;
+    for (int i = 0; i < 7; ++i)
+      blocks.push_back(kit_malloc(100000)); // 2 pages each; odd ones stay as guards
+    for (int i : {0, 2, 4, 6}) {
+      CAPTURE(i);
+      kit_free(blocks[size_t(i)]);
+      Report report = reported_by([&] { kit_free(blocks[size_t(i)]); });
+      CHECK(contains(report.problem, "double free"));
+      CHECK(std::string(check()) == "ok");
+    }
+    for (int i : {1, 3, 5})
+      kit_free(blocks[size_t(i)]);
+  }
+
   TEST_CASE("a pointer into a block, misaligned, outside the heap: reported, nothing freed") {
     auto* block = static_cast<unsigned char*>(kit_malloc(256));
     std::memset(block, 0x5A, 256);

@@ -24,6 +24,8 @@ std::vector<kit_walk_entry> walk() {
 
 uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
 
+extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages); // src/heap_native.cpp
+
 // bytes_in_use counts the allocator's usable bytes; in the checked build malloc_usable_size
 // reports the caller's size and the blocks hold a trailer too (src/checked.hpp), 9-12 bytes
 // more, rounded to the 16-byte grain of small blocks.
@@ -99,10 +101,18 @@ TEST_SUITE("stats") {
     void* large = kit_malloc(200000);
     for (size_t i = 0; i < blocks.size(); i += 3)
       kit_free(blocks[i]);
+    // Memory grown by other code, then a block too large for the free pages: it lands above
+    // that memory, in a span of its own.
+    uintptr_t foreign = kit_native_heap_grow_foreign(1);
+    REQUIRE(foreign != 0);
+    kit_stats before = stats();
+    void* above =
+        kit_malloc(size_t(before.pages.unused_words + before.pages.fragment_words + 1) << 16);
+    REQUIRE(address(above) > foreign);
 
     std::vector<kit_walk_entry> entries = walk();
     kit_stats figures = stats();
-    uint32_t used = 0, free_blocks = 0, large_runs = 0, own_runs = 0, regions = 0;
+    uint32_t used = 0, free_blocks = 0, large_runs = 0, own_runs = 0, regions = 0, spans = 0;
     uint64_t own_bytes = 0;
     uint64_t region_end = 0, cursor = 0, span_end = 0;
     bool large_seen = false;
@@ -112,6 +122,9 @@ TEST_SUITE("stats") {
       CHECK(entry.bytes > 0);
       switch (entry.kind) {
       case KIT_WALK_SPAN:
+        CHECK(entry.address >= span_end); // spans in address order, apart
+        CHECK(entry.index == spans++);
+        CHECK((entry.address + entry.bytes <= foreign || entry.address > foreign));
         span_end = entry.address + entry.bytes;
         cursor = entry.address;
         break;
@@ -154,6 +167,8 @@ TEST_SUITE("stats") {
     CHECK(own_runs == figures.own_runs);
     CHECK(own_bytes == uint64_t(figures.own_pages) << 16);
     CHECK(regions == figures.small.regions);
+    CHECK(spans == figures.pages.regions);
+    CHECK(spans >= 2);
     CHECK(large_seen);
 
     std::vector<kit_walk_entry> first_three(3);
@@ -164,6 +179,7 @@ TEST_SUITE("stats") {
       if (i % 3 != 0)
         kit_free(blocks[i]);
     kit_free(large);
+    kit_free(above);
   }
 
 #if KITALLOC_SIZE_HISTOGRAM

@@ -62,7 +62,7 @@ void Allocator::init(const Heap& heap) {
   // Memory the first map does not cover gets a map of its own at once.
   uint32_t end_number = page_number(end_page);
   uint32_t map_pages = map_pages_for(end_number);
-  add_span(1, end_number - map_pages);
+  pages_ = SimpleAllocator::create_page_store(pages_state_, map_, 1, end_number - map_pages);
   memory_end_ = end_page;
   if (map_pages != 0)
     place_map(map_pages);
@@ -285,8 +285,8 @@ uint32_t Allocator::pages_free_at_top() const {
 }
 
 // A run of `pages` (its first page's address, its kind not set yet), growing memory when the
-// page store has none. Growth that turns out not to be adjacent starts a new span, which may
-// need one more growth: never more than two.
+// page store has none. Growth that turns out not to be adjacent (above a foreign run) may need
+// one more growth: never more than two.
 void* Allocator::take_pages(uint32_t pages) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (void* handle = pages_->alloc_units(pages)) {
@@ -304,13 +304,13 @@ void* Allocator::take_pages(uint32_t pages) {
 }
 
 // Resizes a run where it stands, over free pages after it; with may_grow_memory, growing
-// memory when it is the top run of the newest span (the map's run, when it is the run above,
+// memory when it is the top run of the page store (the map's run, when it is the run above,
 // moves to the top of the growth out of the way).
 bool Allocator::resize_run(uint32_t page, uint32_t pages, bool may_grow_memory) {
   bool resized = pages_->resize_units(run_handle(page), pages);
   uint32_t have = run_pages(page);
   uint32_t map_above = page + have == map_page_ ? run_pages(map_page_) : 0;
-  if (!resized && may_grow_memory && pages_->contains(run_handle(page)) &&
+  if (!resized && may_grow_memory &&
       uintptr_t(&map_[page + have + map_above]) == pages_->unused_start()) {
     uint32_t room = map_above + pages_free_at_top();
     uint32_t wanted = pages - have;
@@ -347,7 +347,8 @@ uintptr_t Allocator::try_grow(uint32_t pages, uintptr_t* new_end) const {
 // Memory grows by exactly what is missing, plus the pages of a bigger page map when memory
 // outgrows the map, or to move the map out of a growing run's way (move_map_up). The map
 // covers all the heap gave, which may be more than asked (Emscripten grows memory by a fifth
-// at least) or elsewhere (someone else grew memory in between): when what was given does not
+// at least) or higher up (someone else grew memory in between: that memory becomes a foreign
+// run, never handed out, and the pages given are ours above it): when what was given does not
 // hold what is missing and that map, one more, adjacent growth asks for the difference. When
 // that one fails, the pages already given are still taken in (memory never shrinks: left out,
 // they would be lost for good) and the growth reports failure. The caller calls settle_map
@@ -385,29 +386,41 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
   grown_pages_ += uint32_t((new_end - start) >> kPageShift);
   memory_end_ = new_end;
   uint32_t runs_end = page_number(new_end) - map_pages;
-  if (adjacent) {
+  if (adjacent)
     pages_->move_end(&map_[runs_end]);
-  } else if (!add_span(page_number(start), runs_end)) {
+  else if (!take_foreign(page_number(start), runs_end))
     return false;
-  }
   if (map_pages != 0)
     place_map(map_pages);
   return enough;
 }
 
-// Makes the pages from first_page up to runs_end a span, the newest page store; false when
-// there is no room for its state.
-bool Allocator::add_span(uint32_t first_page, uint32_t runs_end) {
-  if (span_count_ == kMaxSpans)
+// Extends the page store up to runs_end over memory someone else grew, from its end up to
+// first_page, which becomes a foreign run (the top of the list). False, changing nothing, when
+// the store cannot reach runs_end (beyond what wasm32 can address).
+bool Allocator::take_foreign(uint32_t first_page, uint32_t runs_end) {
+  void* handle = pages_->move_end_over(&map_[first_page], &map_[runs_end]);
+  if (handle == nullptr)
     return false;
-  SimpleAllocator* span =
-      SimpleAllocator::create_page_store(span_states_[span_count_], map_, first_page, runs_end);
-  if (span == nullptr)
-    return false;
-  span_count_ += 1;
-  span->chain(pages_);
-  pages_ = span;
+  uint32_t page = page_of_entry(uintptr_t(handle) - kWordBytes);
+  entry(page).kind = kRunForeign;
+  entry(page).next = entry(page).prev = 0;
+  if (last_foreign_ != 0)
+    entry(last_foreign_).next = page;
+  else
+    first_foreign_ = page;
+  last_foreign_ = page;
+  foreign_runs_ += 1;
+  foreign_pages_ += run_pages(page);
   return true;
+}
+
+// The foreign run that page is in, or 0. O(foreign runs).
+uint32_t Allocator::foreign_run_holding(uint32_t page) const {
+  for (uint32_t run = first_foreign_; run != 0 && run <= page; run = entry(run).next)
+    if (page < run + run_pages(run))
+      return run;
+  return 0;
 }
 
 // Pages of a page map for memory up to page end_page, its own pages included, or 0 when the
@@ -422,7 +435,7 @@ uint32_t Allocator::map_pages_for(uint32_t end_page) const {
   return pages;
 }
 
-// Moves the page map to the `pages` pages at the top of memory, above the newest span's end,
+// Moves the page map to the `pages` pages at the top of memory, above the page store's end,
 // and gives the old map's run back. Until settle_map, the map is not a run, so the allocation
 // that grew memory takes its pages first and the map never sits between a run and the pages
 // the run grows into.
@@ -458,7 +471,7 @@ void Allocator::settle_map() {
 }
 
 // Copies the map's entries to the `pages` pages at `page` (at or below where they are, or
-// apart), zeroes the rest of them, and points every span there.
+// apart), zeroes the rest of them, and points the page store there.
 void Allocator::move_map(uint32_t page, uint32_t pages) {
   auto* map = reinterpret_cast<RunEntry*>(page_address(page));
   uint32_t entries = pages << (kPageShift - kMapEntryShift);
@@ -466,8 +479,7 @@ void Allocator::move_map(uint32_t page, uint32_t pages) {
     map[index] = index < map_entries_ ? map_[index] : RunEntry{};
   map_ = map;
   map_entries_ = entries;
-  for (SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    span->rebase(map);
+  pages_->rebase(map);
 }
 
 uint32_t Allocator::space_code(const Space& space) const {
@@ -491,8 +503,8 @@ uint32_t Allocator::large_run_at(const void* ptr) const {
       !pages_->holds_used_block(run_handle(page)))
     return 0;
   const RunEntry& run = entry(page);
-  if (run.kind < kRunMainLarge || run.next >= map_entries_ || run.prev >= map_entries_ ||
-      (run.next != 0 && entry(run.next).prev != page))
+  if (run.kind < kRunMainLarge || run.kind == kRunForeign || run.next >= map_entries_ ||
+      run.prev >= map_entries_ || (run.next != 0 && entry(run.next).prev != page))
     return 0;
   if (run.prev != 0)
     return entry(run.prev).next == page ? page : 0;
@@ -625,10 +637,8 @@ bool Allocator::in_heap(const void* ptr) const {
   uintptr_t offset = uintptr_t(ptr) - origin_;
   if (offset >> kPageShift >= map_entries_)
     return false;
-  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    if (span->contains(&map_[offset >> kPageShift]))
-      return true;
-  return false;
+  auto page = uint32_t(offset >> kPageShift);
+  return pages_->contains(&map_[page]) && foreign_run_holding(page) == 0;
 }
 
 const char* Allocator::block_problem(const void* ptr) const {
@@ -647,13 +657,29 @@ const char* Allocator::block_problem(const void* ptr) const {
   }
   if (owner != nullptr)
     return owner->handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;
-  // A freed large run's first entry keeps a cleared kind until its pages are used again.
+  // A freed large run merged with the free runs around it (its entry may now be a free run's
+  // header, its links over the kind): only the runs around it tell. O(runs), for a pointer
+  // already found bad.
   uintptr_t offset = uintptr_t(ptr) - origin_;
-  bool freed_run = (offset & kPageMask) == 0 && offset >> kPageShift < map_entries_ &&
-                   entry(uint32_t(offset >> kPageShift)).kind == kRunNone;
+  bool freed_run = (offset & kPageMask) == 0 && in_free_run(uint32_t(offset >> kPageShift));
   return freed_run || SimpleAllocator::header_says_free(ptr)
              ? "double free (the block is free)"
              : "not a pointer kitalloc returned (inside a block?)";
+}
+
+// Whether page is free: in a free run, or above the page store's bump pointer.
+bool Allocator::in_free_run(uint32_t page) const {
+  struct Search {
+    uintptr_t entry;
+    bool free;
+  } search = {uintptr_t(&map_[page]), uintptr_t(&map_[page]) >= pages_->unused_start()};
+  pages_->walk(
+      [](void* context, uintptr_t start, uint64_t bytes, bool free) {
+        auto* search = static_cast<Search*>(context);
+        search->free |= free && search->entry - start < bytes;
+      },
+      &search);
+  return search.free;
 }
 
 size_t Allocator::usable_size(const void* ptr) const {
@@ -1000,19 +1026,14 @@ void Allocator::compact_handles(SimpleAllocator::Relocator relocate, void* conte
     }
     region = older;
   }
-  // The handle regions and the table slide down over the free runs of each span.
+  // The handle regions and the table slide down over the free runs (never past a foreign run).
   RunMove move = {this, relocate, context, table};
-  for (SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    span->compact(move_run, &move);
+  pages_->compact(move_run, &move);
   result->largest_free_bytes = largest_free_bytes();
 }
 
 uint64_t Allocator::largest_free_bytes() const {
-  uint64_t largest = 0;
-  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next()) {
-    uint64_t bytes = uint64_t(span->largest_free_units()) << kPageShift;
-    largest = bytes > largest ? bytes : largest;
-  }
+  uint64_t largest = uint64_t(pages_->largest_free_units()) << kPageShift;
   // malloc's small blocks (below 32 KiB) come from the main heap's regions: less the header
   // and the widest alignment gap a 16-byte-aligned block may need there, in 16-byte steps.
   for (const SimpleAllocator* region = main_.small; region != nullptr; region = region->next()) {
@@ -1049,7 +1070,7 @@ kit_stats Allocator::stats() const {
       add_stats(stats.small, space.small->stats());
   });
   count_parked_as_free(stats.small);
-  stats.pages = pages_->stats();
+  stats.pages = page_store_stats();
   const uint32_t own_runs[] = {map_page_, region_table_page()};
   for (uint32_t page : own_runs)
     if (page != 0) {
@@ -1120,7 +1141,7 @@ const char* Allocator::check_space(const Space& space) const {
 const char* Allocator::check() const {
   // Between calls the map is a run of its own (or still in the state), never left waiting.
   if (map_pending_ != 0)
-    return "the page map waits at the top of memory, outside every span";
+    return "the page map waits at the top of memory, outside the page store";
   const char* breach = nullptr;
   uint32_t regions = 0;
   for_each_space([&](const Space& space) {
@@ -1136,38 +1157,60 @@ const char* Allocator::check() const {
     return parked_breach;
   if (const char* page_breach = pages_->check())
     return page_breach;
-  // The page runs: each used one holds a region's state or is a large block, and they add up
-  // to the counts kept.
+  if (const char* foreign_breach = check_foreign())
+    return foreign_breach;
+  // The page runs: each used one holds a region's state, is a large block or is foreign, and
+  // they add up to the counts kept.
   struct Tally {
     const Allocator* allocator;
-    uint32_t regions, large_blocks, large_pages;
+    uint32_t regions, large_blocks, large_pages, foreign_runs, foreign_pages;
     bool unknown_run;
-  } tally = {this, partial_ != nullptr ? 1u : 0u, 0, 0, false};
-  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    span->walk(
-        [](void* context, uintptr_t start, uint64_t bytes, bool free) {
-          auto* tally = static_cast<Tally*>(context);
-          const Allocator& self = *tally->allocator;
-          uint32_t page = self.page_of_entry(start);
-          if (free)
-            return;
-          if (self.entry(page).kind == kRunRegion) {
-            tally->unknown_run |= self.region_of_run(self.page_address(page)) == kNoRegionTag;
-            tally->regions += 1;
-            return;
-          }
+  } tally = {this, partial_ != nullptr ? 1u : 0u, 0, 0, 0, 0, false};
+  pages_->walk(
+      [](void* context, uintptr_t start, uint64_t bytes, bool free) {
+        auto* tally = static_cast<Tally*>(context);
+        const Allocator& self = *tally->allocator;
+        uint32_t page = self.page_of_entry(start);
+        auto pages = uint32_t(bytes >> kMapEntryShift);
+        if (free)
+          return;
+        if (self.entry(page).kind == kRunRegion) {
+          tally->unknown_run |= self.region_of_run(self.page_address(page)) == kNoRegionTag;
+          tally->regions += 1;
+        } else if (self.entry(page).kind == kRunForeign) {
+          tally->foreign_runs += 1;
+          tally->foreign_pages += pages;
+        } else {
           tally->unknown_run |=
               self.large_run_at(reinterpret_cast<void*>(self.page_address(page))) != page;
           tally->large_blocks += 1;
-          tally->large_pages += uint32_t(bytes >> kMapEntryShift);
-        },
-        &tally);
+          tally->large_pages += pages;
+        }
+      },
+      &tally);
   if (tally.unknown_run)
     return "a used page run holds neither a region nor a live large block";
   if (tally.regions != region_count_)
     return "the regions found in page runs are not the regions kept";
   if (tally.large_blocks != large_blocks_ || tally.large_pages != large_pages_)
     return "the large blocks found in page runs are not the ones counted";
+  if (tally.foreign_runs != foreign_runs_ || tally.foreign_pages != foreign_pages_)
+    return "the foreign runs found in page runs are not the ones counted";
+  return nullptr;
+}
+
+// The foreign runs' list goes upwards through used runs of that kind, as many as counted.
+const char* Allocator::check_foreign() const {
+  uint32_t runs = 0, pages = 0, last = 0;
+  for (uint32_t run = first_foreign_; run != 0; run = entry(run).next) {
+    if (run <= last || run >= map_entries_ || entry(run).kind != kRunForeign ||
+        !pages_->holds_used_block(run_handle(run)) || ++runs > foreign_runs_)
+      return "the foreign runs' list is out of order or holds what is not a foreign run";
+    pages += run_pages(run);
+    last = run;
+  }
+  if (runs != foreign_runs_ || pages != foreign_pages_ || last != last_foreign_)
+    return "the foreign runs' list does not add up to the runs counted";
   return nullptr;
 }
 
@@ -1237,47 +1280,73 @@ void Allocator::walk_region(uint32_t index, kit_walk_visitor visit, void* contex
     emit(target, KIT_WALK_UNUSED, region->unused_start(), region->end() - region->unused_start());
 }
 
-void Allocator::walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_visitor visit,
+// The pages of the span just above foreign run `below` (0: the first span): up to the next
+// foreign run or the page store's end. Empty only for a foreign run at the store's first page.
+Allocator::PageRange Allocator::span_above(uint32_t below) const {
+  uint32_t next = next_foreign(below);
+  return {below == 0 ? page_of_entry(pages_->heap_start()) : below + run_pages(below),
+          next != 0 ? next : page_of_entry(pages_->end())};
+}
+
+RegionStats Allocator::page_store_stats() const {
+  RegionStats figures = pages_->stats();
+  figures.regions = 0;
+  uint32_t below = 0;
+  do {
+    PageRange span = span_above(below);
+    figures.regions += span.end > span.first ? 1 : 0;
+    below = next_foreign(below);
+  } while (below != 0);
+  figures.total_words -= foreign_pages_;
+  figures.allocated_words -= foreign_pages_;
+  figures.live_blocks -= foreign_runs_;
+  return figures;
+}
+
+// Emits the span above foreign run `below` as span `index`, unless it is empty.
+bool Allocator::walk_span(uint32_t below, uint32_t index, kit_walk_visitor visit,
                           void* context) const {
-  struct RunWalk {
-    const Allocator* allocator;
-    WalkTarget target;
-  } walk = {this, {visit, context, index}};
-  uint32_t first = page_of_entry(span->heap_start());
-  emit(walk.target, KIT_WALK_SPAN, page_address(first),
-       uint64_t(page_of_entry(span->end()) - first) << kPageShift);
-  span->walk(
-      [](void* context, uintptr_t start, uint64_t bytes, bool free) {
-        auto* run = static_cast<RunWalk*>(context);
-        const Allocator& self = *run->allocator;
-        uint32_t page = self.page_of_entry(start);
-        uintptr_t address = self.page_address(page);
-        if (!free && self.entry(page).kind == kRunRegion)
-          self.walk_region(self.region_of_run(address), run->target.visit, run->target.context);
-        else
-          emit(run->target,
-               free                    ? KIT_WALK_FREE_RUN
-               : self.is_own_run(page) ? KIT_WALK_OWN
-                                       : KIT_WALK_LARGE,
-               address, bytes >> kMapEntryShift << kPageShift);
-      },
-      &walk);
-  uint32_t unused = page_of_entry(span->unused_start());
-  if (span->end() > span->unused_start())
-    emit(walk.target, KIT_WALK_UNUSED, page_address(unused),
-         uint64_t(page_of_entry(span->end()) - unused) << kPageShift);
+  PageRange span = span_above(below);
+  if (span.end == span.first)
+    return false;
+  emit({visit, context, index}, KIT_WALK_SPAN, page_address(span.first),
+       uint64_t(span.end - span.first) << kPageShift);
+  return true;
 }
 
 void Allocator::walk(kit_walk_visitor visit, void* context) const {
   if (partial_ != nullptr)
     walk_region(0, visit, context);
-  // The chain runs newest first; memory grows upwards, so address order is oldest first.
-  const SimpleAllocator* spans[kMaxSpans];
-  uint32_t span_count = 0;
-  for (const SimpleAllocator* span = pages_; span != nullptr; span = span->next())
-    spans[span_count++] = span;
-  for (uint32_t index = 0; index < span_count; ++index)
-    walk_span(spans[span_count - 1 - index], index, visit, context);
+  struct RunWalk {
+    const Allocator* allocator;
+    WalkTarget target; // its index: the span's
+    uint32_t spans;
+  } walk = {this, {visit, context, 0}, walk_span(0, 0, visit, context) ? 1u : 0u};
+  pages_->walk(
+      [](void* context, uintptr_t start, uint64_t bytes, bool free) {
+        auto* run = static_cast<RunWalk*>(context);
+        const Allocator& self = *run->allocator;
+        const WalkTarget& target = run->target;
+        uint32_t page = self.page_of_entry(start);
+        uintptr_t address = self.page_address(page);
+        if (!free && self.entry(page).kind == kRunForeign) {
+          if (self.walk_span(page, run->spans, target.visit, target.context))
+            run->target.index = run->spans++;
+        } else if (!free && self.entry(page).kind == kRunRegion) {
+          self.walk_region(self.region_of_run(address), target.visit, target.context);
+        } else {
+          emit(target,
+               free                    ? KIT_WALK_FREE_RUN
+               : self.is_own_run(page) ? KIT_WALK_OWN
+                                       : KIT_WALK_LARGE,
+               address, bytes >> kMapEntryShift << kPageShift);
+        }
+      },
+      &walk);
+  uint32_t unused = page_of_entry(pages_->unused_start());
+  if (pages_->end() > pages_->unused_start())
+    emit(walk.target, KIT_WALK_UNUSED, page_address(unused),
+         uint64_t(page_of_entry(pages_->end()) - unused) << kPageShift);
 }
 
 } // namespace kit

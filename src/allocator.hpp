@@ -10,15 +10,18 @@
 //
 // The page store is a SimpleAllocator over a page map (simple_allocator.hpp): 16 bytes per
 // page, entry n for the page n pages above the origin (the page below the first whole page of
-// the heap), one map for every span of memory we own, each span a page store of its own. Its
-// bump area is the free memory at the top: runs freed there go back to it and are reused
-// before memory grows. A used run's first entry says what the run holds (RunEntry):
+// the heap), from the first whole page to the end of memory. Its bump area is the free memory
+// at the top: runs freed there go back to it and are reused before memory grows. Memory that
+// someone else grew between two growths of ours is a foreign run in it, used for good: the
+// spans, the pieces of memory we own, are what lies between foreign runs. A used run's first
+// entry says what the run holds (RunEntry):
 //
 //   entry:   │ header (the store's) │ kind │ next │ prev │
-//   kind:    kRunRegion, or a large block's space: kRunMainLarge, kRunHandleLarge, or the
-//            private heap whose record is `kind` bytes above the origin (a record is a block
-//            past a region's state: never below 584 bytes)
-//   next, prev: a large run's neighbours in its space's list of large runs (pages; 0: none)
+//   kind:    kRunRegion, kRunForeign, or a large block's space: kRunMainLarge,
+//            kRunHandleLarge, or the private heap whose record is `kind` bytes above the origin
+//            (a record is a block past a region's state: never below 584 bytes)
+//   next, prev: a large run's neighbours in its space's list of large runs (pages; 0: none);
+//            a foreign run's next: the next foreign run above it (0: none)
 //
 // The map starts in the allocator's state (kFirstMapPages entries: 2 MiB of memory); when
 // memory outgrows it, it moves into a large run of the handle space, doubling, which memory
@@ -72,7 +75,8 @@
 //   compact handle regions: the allocation is first tried without growth, then after the
 //   hook, then with growth.
 // - Memory grown by someone else between our calls is not ours: the next growth that is not
-//   adjacent to our last span starts a new span (up to kMaxSpans).
+//   adjacent to our memory makes it a foreign run, below the pages it adds (any number of
+//   times: a foreign run costs one map entry's use, no state).
 // - Dropping a private heap gives each of its runs back to the page store: O(regions + large
 //   blocks). Merging re-tags nothing: the slots and the large runs name the parent instead.
 #pragma once
@@ -84,7 +88,6 @@
 namespace kit {
 
 inline constexpr uint32_t kPageBytes = 1u << kPageShift;
-inline constexpr uint32_t kMaxSpans = 8;
 inline constexpr uint32_t kFirstMapPages = 128;     // the map's entries in the allocator's state
 inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset in its run
 inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
@@ -107,6 +110,7 @@ inline constexpr uint32_t kRunNone = 0; // a run being freed, or never a used ru
 inline constexpr uint32_t kRunRegion = 1;
 inline constexpr uint32_t kRunMainLarge = 2;
 inline constexpr uint32_t kRunHandleLarge = 3;
+inline constexpr uint32_t kRunForeign = 4;
 
 // A set of blocks with regions of its own (see "Spaces" above).
 struct Space {
@@ -135,7 +139,7 @@ using BeforeGrowth = void (*)(void* context, const Space& space, size_t bytes);
 
 class Allocator {
 public:
-  // Takes its memory from heap: writes the states of the first region and span.
+  // Takes its memory from heap: writes the states of the first region and the page store.
   void init(const Heap& heap);
 
   // bytes of payload aligned to 2^align_bits (up to kMaxAlignBits) in `space` (the main heap
@@ -155,7 +159,7 @@ public:
   // Bytes the block can hold.
   size_t usable_size(const void* ptr) const;
   // nullptr when ptr is a live block's payload as far as the headers tell, else what is
-  // wrong with it. O(spans).
+  // wrong with it. O(foreign runs) (the page store, above).
   const char* block_problem(const void* ptr) const;
   // Whether ptr is a live large block's payload (a run of pages of its own).
   bool is_large(const void* ptr) const { return large_run_at(ptr) != 0; }
@@ -170,7 +174,7 @@ public:
   // Private heaps: a new space under parent with a region of room for initial_bytes of small
   // blocks (0: none yet); nullptr when out of memory. Its record is a block of the main heap.
   Space* create_space(Space& parent, size_t initial_bytes);
-  // Whether space is the main heap or a live private heap. O(spans), O(1) for the heap
+  // Whether space is the main heap or a live private heap. O(foreign runs), O(1) for the heap
   // asked about last.
   bool is_live(const Space* space);
   void drop(Space& space);
@@ -198,8 +202,8 @@ public:
     before_growth_context_ = context;
   }
   uintptr_t heap_begin() const { return heap_.begin; }
-  // The page store's figures (every span), in pages.
-  RegionStats page_store_stats() const { return pages_->stats(); }
+  // The page store's figures, in pages: foreign runs left out, `regions` the spans.
+  RegionStats page_store_stats() const;
 
   // Every figure of kit_stats but the call counts (the C ABI keeps those).
   kit_stats stats() const;
@@ -229,6 +233,7 @@ private:
   void unpark_all();
   void count_parked_as_free(RegionStats& figures) const;
   const char* check_parked() const;
+  const char* check_foreign() const;
   void* alloc_small(Space& space, size_t word_count, uint32_t align_bits);
   void* alloc_large(Space& space, size_t bytes, bool* fresh); // page-aligned
   template <typename Place>
@@ -244,7 +249,8 @@ private:
   void mark_written(uint32_t page, uint32_t pages);
   bool grow_memory(uint32_t pages_missing, bool move_map_up = false);
   uintptr_t try_grow(uint32_t pages, uintptr_t* new_end) const;
-  bool add_span(uint32_t first_page, uint32_t runs_end);
+  bool take_foreign(uint32_t first_page, uint32_t runs_end);
+  uint32_t foreign_run_holding(uint32_t page) const;
   uint32_t map_pages_for(uint32_t end_page) const;
   void place_map(uint32_t pages);
   void settle_map();
@@ -294,17 +300,25 @@ private:
   void count_added(Space& space, uint64_t bytes);
   void count_removed(Space& space, uint64_t bytes);
   bool in_heap(const void* ptr) const;
+  bool in_free_run(uint32_t page) const;
   template <typename Visit> void for_each_space(Visit visit) const;
   const char* check_space(const Space& space) const;
   uint32_t region_of_run(uintptr_t start) const;
   void walk_region(uint32_t index, kit_walk_visitor visit, void* context) const;
-  void walk_span(const SimpleAllocator* span, uint32_t index, kit_walk_visitor visit,
-                 void* context) const;
+  // Spans: the pieces of the page store between foreign runs (see the page store, above).
+  struct PageRange {
+    uint32_t first, end;
+  };
+  uint32_t next_foreign(uint32_t below) const {
+    return below == 0 ? first_foreign_ : entry(below).next;
+  }
+  PageRange span_above(uint32_t below) const;
+  bool walk_span(uint32_t below, uint32_t index, kit_walk_visitor visit, void* context) const;
 
   Heap heap_ = {};
   uintptr_t memory_end_ = 0;         // the end of the memory we own
   uintptr_t clean_from_ = 0;         // memory at and above it was never written since it was grown
-  SimpleAllocator* pages_ = nullptr; // newest span; the chain goes to older ones
+  SimpleAllocator* pages_ = nullptr; // the page store, in pages_state_
   uintptr_t origin_ = 0;             // the address of page 0
   RunEntry* map_ = nullptr;
   uint32_t map_entries_ = 0;
@@ -317,7 +331,10 @@ private:
   uint32_t tag_limit_ = 0;      // tags below it have been used
   uint32_t free_tag_first_ = 0; // free_tags_ is a ring: released tags, oldest first
   uint32_t free_tag_count_ = 0;
-  uint32_t span_count_ = 0;
+  uint32_t first_foreign_ = 0; // the lowest foreign run (0: none), linked upwards
+  uint32_t last_foreign_ = 0;
+  uint32_t foreign_runs_ = 0;
+  uint32_t foreign_pages_ = 0;
   uint32_t large_blocks_ = 0;
   uint32_t large_pages_ = 0;
   uint64_t bytes_in_use_ = 0;
@@ -337,7 +354,7 @@ private:
   uint32_t slot_capacity_ = 0;
   RegionSlot first_slots_[kFirstRegionSlots] = {};
   uint16_t first_free_tags_[kFirstRegionSlots] = {};
-  alignas(8) unsigned char span_states_[kMaxSpans][sizeof(SimpleAllocator)] = {};
+  alignas(8) unsigned char pages_state_[sizeof(SimpleAllocator)] = {};
   RunEntry first_map_[kFirstMapPages] = {};
 };
 
