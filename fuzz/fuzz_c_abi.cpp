@@ -4,7 +4,9 @@
 // calls checked against the shadow models (blocks with the heap that owns each; handles with a
 // copy of each block), kit_check() and the figures of every heap; at its end every block and
 // handle is freed and every private heap dropped, so the next input (same process, same heap)
-// starts from an empty heap.
+// starts from an empty heap. Some inputs run on memory that grows by a fifth at least, as
+// Emscripten's; some have other code grow memory after each growth of kitalloc's (see
+// LLVMFuzzerTestOneInput).
 //
 // Private heaps all live under one root heap per input (created first, dropped last): merges
 // never reach the main heap, whose regions are never given back, so one input cannot leave
@@ -32,6 +34,7 @@
 // The native heap's maximum (src/heap_native.cpp); not in the public header.
 extern "C" void kit_native_heap_limit(size_t bytes);
 extern "C" void kit_native_heap_overgrow(uint32_t percent);
+extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages);
 
 using kit::fuzz::first_nonzero;
 using kit::fuzz::HandleShadow;
@@ -47,6 +50,17 @@ OperationTally tally("fuzz-c-abi");
 uint64_t out_of_memory_results = 0; // printed at exit: shows the OOM paths were exercised
 
 constexpr size_t kHeapLimitBytes = size_t(32) << 20;
+// Memory "other code" may grow between kitalloc's growths, in all (it is never given back):
+// the native heap's maximum is raised by what it took, so kitalloc keeps kHeapLimitBytes.
+constexpr size_t kForeignLimitBytes = size_t(64) << 20;
+size_t foreign_bytes = 0;
+// That memory, filled with a byte of its own: kitalloc must never write it.
+struct ForeignRange {
+  unsigned char* start;
+  size_t bytes;
+  unsigned char fill;
+};
+std::vector<ForeignRange> foreign_ranges;
 constexpr size_t kPageBytes = size_t(1) << kit::kPageShift;
 constexpr size_t kInitialPages = 2; // the native heap starts as a module does, with two pages
 constexpr size_t kDefaultAlignment = alignof(max_align_t);
@@ -167,12 +181,18 @@ bool same_heap(const kit_stats& a, const kit_stats& b) {
 
 class AbiHarness {
 public:
-  void run(InputDecoder& input) {
+  // foreign_growth: after each call that grew memory, other code grows it too (1-3 pages), so
+  // that kitalloc's next growth lands above memory it must never touch.
+  void run(InputDecoder& input, bool foreign_growth) {
     create_root();
     check_step();
-    while (!input.exhausted())
+    while (!input.exhausted()) {
       run_operation(input);
+      if (foreign_growth)
+        grow_foreign();
+    }
     free_everything();
+    check_foreign();
   }
 
 private:
@@ -1166,6 +1186,35 @@ private:
     own_runs_ = stats.own_runs;
   }
 
+  void grow_foreign() {
+    uint32_t grow_calls = heap_stats().grow_calls;
+    size_t bytes = (1 + grow_calls % 3) * kPageBytes;
+    if (grow_calls == foreign_after_grow_calls_ || foreign_bytes + bytes > kForeignLimitBytes)
+      return;
+    foreign_after_grow_calls_ = grow_calls;
+    foreign_bytes += bytes;
+    kit_native_heap_limit(kHeapLimitBytes + foreign_bytes);
+    auto* start = reinterpret_cast<unsigned char*>(
+        kit_native_heap_grow_foreign(uint32_t(bytes / kPageBytes)));
+    tally.require(start != nullptr, "other code's growth was refused below the maximum");
+    auto fill = static_cast<unsigned char>(0xA0 + foreign_ranges.size() % 16);
+    std::memset(start, fill, bytes);
+    foreign_ranges.push_back({start, bytes, fill});
+  }
+
+  // Every input's: the first and last bytes of each page (where a region's state, a block's
+  // header or the shadow model's fill would land).
+  static void check_foreign() {
+    constexpr size_t kEdgeBytes = 16;
+    for (const ForeignRange& range : foreign_ranges)
+      for (size_t page = 0; page < range.bytes; page += kPageBytes)
+        for (size_t offset : {size_t(0), kPageBytes - kEdgeBytes})
+          for (size_t byte = page + offset; byte < page + offset + kEdgeBytes; ++byte)
+            if (range.start[byte] != range.fill)
+              tally.fail("memory other code grew at %p was written at byte %zu",
+                         static_cast<void*>(range.start), byte);
+  }
+
   static uint64_t pages_in_use(const kit_stats& stats) {
     return uint64_t(stats.pages.allocated_words) - stats.pages.fragment_words;
   }
@@ -1184,6 +1233,7 @@ private:
   int auto_compact_ = 1;
   static constexpr uint32_t kOwnRunsMax = 2; // the region table and the page map
   uint32_t own_runs_ = 0;
+  uint32_t foreign_after_grow_calls_ = 0;
 };
 
 } // namespace
@@ -1191,8 +1241,9 @@ private:
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   kit_native_heap_limit(kHeapLimitBytes);
   std::atexit([] {
-    std::fprintf(stderr, "fuzz-c-abi: %llu requests ran out of memory\n",
-                 static_cast<unsigned long long>(out_of_memory_results));
+    std::fprintf(stderr, "fuzz-c-abi: %llu requests ran out of memory; other code grew %zu pages\n",
+                 static_cast<unsigned long long>(out_of_memory_results),
+                 foreign_bytes / kPageBytes);
   });
   return 0;
 }
@@ -1202,8 +1253,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Half the inputs grow memory as Emscripten does, by a fifth at least: pages never written
   // wait at the top (calloc's freshness, the map placed in a surplus).
   kit_native_heap_overgrow(size != 0 && (data[0] & 0x80) != 0 ? 20 : 0);
+  // Half grow memory between kitalloc's growths as other code would (bit 6; the saved
+  // regressions and seeds have it clear).
+  bool foreign_growth = size != 0 && (data[0] & 0x40) != 0;
   InputDecoder input(data, size);
   AbiHarness harness;
-  harness.run(input);
+  harness.run(input, foreign_growth);
   return 0;
 }

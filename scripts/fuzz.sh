@@ -66,8 +66,9 @@ for target in "${targets[@]}"; do
   echo "fuzz-$target: $executions executions, $operations operations in ${seconds}s" \
     "(log: $log)"
   if grep -q "requests ran out of memory" "$log"; then
-    echo "fuzz-$target: $(figure "^fuzz-$target: \\([0-9]*\\) requests ran out of memory" "$log")" \
-      "requests ran out of memory (each checked)"
+    echo "fuzz-$target: $(figure "^fuzz-$target: \\([0-9]*\\) requests ran out of memory.*" "$log")" \
+      "requests ran out of memory (each checked);" \
+      "$(figure "^fuzz-$target: .*other code grew \([0-9]*\) pages" "$log") pages grown by other code"
   fi
   if ((status != 0)); then
     grep -A30 -E "FAILURE|ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error" \

@@ -38,21 +38,27 @@ bool reserve() {
   return true;
 }
 
-uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
+// Grows memory by `pages`, or by more as Emscripten's emscripten_resize_heap does (overgrow:
+// at least overgrow_percent of its size, where the limit leaves room); returns where the new
+// pages start, or 0.
+uintptr_t grow_pages(uint32_t pages, bool overgrow, uintptr_t* new_end) {
   if (!reserve())
     return 0;
   uintptr_t bytes = uintptr_t(pages) * kPageBytes;
   uintptr_t room = memory.limit - (memory.end - memory.start);
   if (bytes > room)
     return 0;
-  // As Emscripten's emscripten_resize_heap: more than asked, where the limit leaves room.
   uintptr_t overgrown = (memory.end - memory.start) / 100 * memory.overgrow_percent;
-  if (overgrown > bytes && overgrown <= room)
+  if (overgrow && overgrown > bytes && overgrown <= room)
     bytes = overgrown & ~(kPageBytes - 1);
   uintptr_t old_end = memory.end;
   memory.end += bytes;
   *new_end = memory.end;
   return old_end;
+}
+
+uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
+  return grow_pages(pages, true, new_end);
 }
 
 } // namespace
@@ -85,8 +91,9 @@ extern "C" void kit_native_heap_overgrow(uint32_t percent) {
   kit::memory.overgrow_percent = percent;
 }
 
-// Grows memory as other code would; returns where the new pages start, or 0.
+// Grows memory by exactly `pages` as other code would (memory.grow); returns where the new
+// pages start, or 0.
 extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages) {
   uintptr_t new_end;
-  return kit::grow_memory(pages, &new_end);
+  return kit::grow_pages(pages, false, &new_end);
 }
