@@ -455,24 +455,23 @@ Why the bars above that are not met are not met, and what would meet them:
   are free (src/allocator.hpp, "Policy"), and the large vectors reuse them, as dlmalloc's
   coalesced chunks are.
   On the small workloads the rest is fragmentation: kitalloc's static state below
-  \`__heap_base\` is 10.7 KB (2 KiB of it the first page map, 4.7 KB room for the states of 8
-  spans), dlmalloc's 0.5 KB; with room for one span only (4.1 KB less), churn still ends on the
-  same page and random actions with realloc one page higher: the outcome is chaotic in where
-  the heap starts. Word regions have eight size classes per power of two (a list
+  \`__heap_base\` is 6.8 KB (2 KiB of it the first page map), dlmalloc's 0.5 KB. It was 3.9 KB
+  more while memory other code grew started a new span with a state of its own (room for 8);
+  it is now a run of the one page store. Starting the heap that much lower ended churn on the
+  same page, random actions on dlmalloc's page (one above before), and vector growth one page
+  lower: single pages are chaotic in where the heap starts. Word regions have eight size classes per power of two (a list
   head within 1.125x of the request fits), which cut the pages fragmentation costs on
   random-sized requests against four per power of two: summed over 16 seeds (the default and
-  \`bench/run.mjs --seed\` 1..15), random actions end 14 pages above dlmalloc (22 with four
+  \`bench/run.mjs --seed\` 1..15), random actions end 13 pages above dlmalloc (22 with four
   classes; 10 before the page map, not analysed further), with
-  realloc 11 (18; 7); the price is 5-10% of their speed (more requests split a block
-  of the next class) and a 584-byte region state instead of 312. The default seed's random
-  actions ended on dlmalloc's page until kitalloc's data grew by 64 bytes (a string of
-  \`kit_check\`'s): the heap starts that much later, and they end one page above. A region that
+  realloc 11 (18; 7), and vector growth 32 pages below; the price is 5-10% of their speed (more requests split a block
+  of the next class) and a 584-byte region state instead of 312. A region that
   gave pages back takes them again before memory grows for a newer one: without that, the
   pages given back cost random actions 40 pages more over the 16 seeds (750). Churn stays one page above
   dlmalloc on every seed, with either class scheme (its blocks, 16..256 B in multiples of 16,
-  have a class per size now, up to 124 B before); its 10,000 blocks end 54 KB below a page boundary, and memory grows by one page when
-  free fragments (mostly 16-48 B, between live blocks) reach about 64 KB, where dlmalloc stays
-  below its 59 KB of slack. Neither parking (turned off: the same page) nor dlmalloc's
+  have a class per size now, up to 124 B before); its 10,000 blocks end about 58 KB below a page boundary, and memory grows by one page when
+  free fragments (mostly 16-48 B, between live blocks) pass that slack (about 64 KB), where
+  dlmalloc's stay below its 59 KB. Neither parking (turned off: the same page) nor dlmalloc's
   designated victim (successive requests split the last remainder; tried: the same page on
   all 8 seeds tried) changes that.
 
