@@ -82,6 +82,30 @@ TEST_SUITE("checked build") {
       kit_free(blocks[size_t(i)]);
   }
 
+  // Its header lies inside the free block it merged into, where only the checked build's mark
+  // tells it is free: the mark must not depend on where the block starts.
+  TEST_CASE("double free of a small block that starts on a page boundary is named") {
+    std::vector<void*> blocks;
+    size_t on_page = 0;
+    for (size_t i = 1; i < 20000 && on_page == 0; ++i) {
+      // 304-byte blocks, trailer included (19 x 16 bytes: every 16-byte step of a page comes
+      // up), above what is parked.
+      blocks.push_back(kit_malloc(290));
+      if (blocks.size() > 1 && reinterpret_cast<uintptr_t>(blocks.back()) % 65536 == 0 &&
+          static_cast<char*>(blocks.back()) - static_cast<char*>(blocks[blocks.size() - 2]) == 304)
+        on_page = blocks.size() - 1;
+    }
+    REQUIRE(on_page != 0);
+    kit_free(blocks[on_page - 1]);
+    kit_free(blocks[on_page]); // merges with the block before
+    Report report = reported_by([&] { kit_free(blocks[on_page]); });
+    CHECK(contains(report.problem, "double free"));
+    CHECK(std::string(check()) == "ok");
+    for (size_t i = 0; i < blocks.size(); ++i)
+      if (i != on_page && i != on_page - 1)
+        kit_free(blocks[i]);
+  }
+
   TEST_CASE("a pointer into a block, misaligned, outside the heap: reported, nothing freed") {
     auto* block = static_cast<unsigned char*>(kit_malloc(256));
     std::memset(block, 0x5A, 256);

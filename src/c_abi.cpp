@@ -119,10 +119,12 @@ Space* space_of(kit_heap* heap_handle) {
 // Frees a block the caller already verified (checked build) or that kitalloc cannot tell is
 // bad; false, changing nothing, for a pointer it can.
 KIT_HOT_PATH bool release(void* ptr) {
+  bool small = checked::kEnabled && !heap().is_large(ptr);
   if (!heap().free(ptr))
     return false;
   if constexpr (checked::kEnabled)
-    checked::mark_freed(ptr);
+    if (small)
+      checked::mark_freed(ptr);
   return true;
 }
 

@@ -79,11 +79,9 @@ size_t requested_size(const Allocator& heap, const void* ptr) { return trailer_o
 // lies past that block's links and before its footer; if it went back to the bump area, it is
 // unused memory, or a free page run when the region gave those pages back (a run's pages hold
 // none of the page store's metadata: the map does). If it now starts a free block, the header
-// already reads free and is left alone. A page-aligned block may have been large: the word
-// before it is not its own.
+// already reads free and is left alone. (A large block's word before it is not its own: the
+// caller knows which it freed.)
 void mark_freed(void* ptr) {
-  if (uintptr_t(ptr) % kPageBytes == 0)
-    return;
   Word* header = static_cast<Word*>(ptr) - 1;
   if (!SimpleAllocator::header_says_free(ptr))
     *header = kFreedHeader;

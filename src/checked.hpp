@@ -32,8 +32,8 @@ void seal(const Allocator& heap, void* ptr, size_t size);
 bool verify(const Allocator& heap, const void* ptr, const char* call);
 // The size the caller asked for (ptr verified).
 size_t requested_size(const Allocator& heap, const void* ptr);
-// After free: makes the header before ptr read as free if merging left it reading as used,
-// so that a second free of ptr is named as such (until the memory is reused).
+// After free of a small block: makes the header before ptr read as free if merging left it
+// reading as used, so that a second free of ptr is named as such (until the memory is reused).
 void mark_freed(void* ptr);
 // Reports a failure through the hook: the default prints and traps.
 void report(const char* call, const char* problem, const void* ptr);
