@@ -1,4 +1,5 @@
 // The C ABI's semantics, each edge case of the README's table, on the global (native) heap.
+#include "../src/heap.hpp" // the native heap's controls
 #include "kitalloc.h"
 
 #include <doctest/doctest.h>
@@ -9,9 +10,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-extern "C" void kit_native_heap_limit(size_t bytes);
-extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages);
 
 #ifndef KITALLOC_CHECKED
 #define KITALLOC_CHECKED 0

@@ -1,6 +1,7 @@
 // Private heaps (kitalloc.h, "Private heaps"): create, malloc, free, realloc, drop, merge and
 // get_stats, on the global (native) heap. The suite shares one process and one heap: every
 // figure is checked as a difference from before the test, never as an absolute.
+#include "../src/heap.hpp" // the native heap's controls
 #include "kitalloc.h"
 
 #include "heap_figures.hpp"
@@ -570,6 +571,28 @@ TEST_SUITE("private heaps") {
       require_refused(reinterpret_cast<kit_heap*>(outside), live);
       alignas(16) unsigned char on_stack[256] = {};
       require_refused(reinterpret_cast<kit_heap*>(on_stack), live);
+      // Past the end of memory: refused without reading it (natively, reading would fault).
+      require_refused(reinterpret_cast<kit_heap*>(~uintptr_t(0) & ~uintptr_t(15)), live);
+      // A record naming itself, its header copied too, in memory other code grew.
+      auto* foreign = reinterpret_cast<unsigned char*>(kit_native_heap_grow_foreign(1));
+      REQUIRE(foreign != nullptr);
+      kit_stats now = global(); // a block kitalloc grows memory for, above the foreign page
+      void* above = kit_malloc(size_t(now.pages.unused_words + now.pages.fragment_words + 1) << 16);
+      REQUIRE(address(above) > address(foreign));
+      std::memcpy(foreign + 12, reinterpret_cast<unsigned char*>(live) - 4, 100);
+      auto* forged = reinterpret_cast<kit_heap*>(foreign + 16);
+      size_t self_fields = 0;
+      for (size_t offset = 16; offset + sizeof(void*) <= 112; offset += sizeof(void*)) {
+        void* field;
+        std::memcpy(&field, foreign + offset, sizeof field);
+        if (field == static_cast<void*>(live)) { // the record's own address: now the copy's
+          std::memcpy(foreign + offset, &forged, sizeof forged);
+          self_fields += 1;
+        }
+      }
+      REQUIRE(self_fields == 1);
+      require_refused(forged, live);
+      kit_free(above);
     }
     CHECK(intact(live_block, 100, 3));
     CHECK(kit_heap_drop(live) == KIT_OK);

@@ -252,6 +252,7 @@ TEST_CASE("move_end_over holds what lies between the old end and taken_end as a 
   // new_end, or new_end past 2 MiB.
   CHECK(region->move_end_over(old_end - 4, begin + 8192) == nullptr);
   CHECK(region->move_end_over(old_end + 8, begin + 8192) == nullptr);
+  CHECK(region->move_end_over(old_end + 4096 + 2, begin + 8192) == nullptr); // not a whole word
   CHECK(region->move_end_over(begin + 8192, begin + 4096) == nullptr);
   CHECK(region->move_end_over(begin + 4096, begin + (2 << 20) + 1024) == nullptr);
   CHECK(region->end() == uintptr_t(old_end));

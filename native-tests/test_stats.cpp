@@ -1,5 +1,6 @@
 // Introspection on the global (native) heap: kit_get_stats's running figures and call counts,
 // kit_walk's picture of the heap, kit_size_histogram.
+#include "../src/heap.hpp" // the native heap's controls
 #include "kitalloc.h"
 
 #include <doctest/doctest.h>
@@ -23,8 +24,6 @@ std::vector<kit_walk_entry> walk() {
 }
 
 uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
-
-extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages); // src/heap_native.cpp
 
 // bytes_in_use counts the allocator's usable bytes; in the checked build malloc_usable_size
 // reports the caller's size and the blocks hold a trailer too (src/checked.hpp), 9-12 bytes

@@ -397,7 +397,7 @@ bool Allocator::grow_memory(uint32_t pages_missing, bool move_map_up) {
 
 // Extends the page store up to runs_end over memory someone else grew, from its end up to
 // first_page, which becomes a foreign run (the top of the list). False, changing nothing, when
-// the store cannot reach runs_end (beyond what wasm32 can address).
+// the store cannot reach runs_end (more pages than wasm32 has): grow_memory then loses them.
 bool Allocator::take_foreign(uint32_t first_page, uint32_t runs_end) {
   void* handle = pages_->move_end_over(&map_[first_page], &map_[runs_end]);
   if (handle == nullptr)
@@ -509,9 +509,19 @@ uint32_t Allocator::large_run_at(const void* ptr) const {
   if (run.prev != 0)
     return entry(run.prev).next == page ? page : 0;
   const Space* space = space_of_code(run.kind);
-  bool known = run.kind <= kRunHandleLarge ||
-               (in_heap(space) && uintptr_t(space) % alignof(Space) == 0 && space->self == space);
+  bool known = run.kind <= kRunHandleLarge || is_heap_record(space);
   return known && space->large == page ? page : 0;
+}
+
+// Whether space is a live private heap's record: a used block of a main heap region (its
+// header read only once it lies in memory) that names itself. O(1).
+bool Allocator::is_heap_record(const Space* space) const {
+  uintptr_t header = uintptr_t(space) - kWordBytes;
+  if (uintptr_t(space) % alignof(Space) != 0 || header - heap_.begin >= memory_end_ - heap_.begin)
+    return false;
+  uint32_t tag = SimpleAllocator::tag_of(space);
+  return tag < tag_limit_ && regions_[tag].owner == &main_ &&
+         regions_[tag].region->holds_own_used_block(space) && space->self == space;
 }
 
 void* Allocator::alloc_large(Space& space, size_t bytes, bool* fresh) {
@@ -741,7 +751,7 @@ Space* Allocator::reserve_space(size_t initial_bytes) {
 bool Allocator::is_live(const Space* space) {
   if (space == &main_ || space == known_live_)
     return true;
-  bool live = in_heap(space) && uintptr_t(space) % alignof(Space) == 0 && space->self == space;
+  bool live = is_heap_record(space);
   if (live)
     known_live_ = space; // a task calls in the same heap again and again
   return live;
@@ -1281,7 +1291,8 @@ void Allocator::walk_region(uint32_t index, kit_walk_visitor visit, void* contex
 }
 
 // The pages of the span just above foreign run `below` (0: the first span): up to the next
-// foreign run or the page store's end. Empty only for a foreign run at the store's first page.
+// foreign run or the page store's end. Empty for a foreign run at the store's first page, or
+// a store with no pages yet (memory ended at the first page boundary): no span then.
 Allocator::PageRange Allocator::span_above(uint32_t below) const {
   uint32_t next = next_foreign(below);
   return {below == 0 ? page_of_entry(pages_->heap_start()) : below + run_pages(below),

@@ -159,7 +159,7 @@ public:
   // Bytes the block can hold.
   size_t usable_size(const void* ptr) const;
   // nullptr when ptr is a live block's payload as far as the headers tell, else what is
-  // wrong with it. O(foreign runs) (the page store, above).
+  // wrong with it. O(foreign runs) (the page store, above); O(runs) for a bad pointer.
   const char* block_problem(const void* ptr) const;
   // Whether ptr is a live large block's payload (a run of pages of its own).
   bool is_large(const void* ptr) const { return large_run_at(ptr) != 0; }
@@ -174,8 +174,7 @@ public:
   // Private heaps: a new space under parent with a region of room for initial_bytes of small
   // blocks (0: none yet); nullptr when out of memory. Its record is a block of the main heap.
   Space* create_space(Space& parent, size_t initial_bytes);
-  // Whether space is the main heap or a live private heap. O(foreign runs), O(1) for the heap
-  // asked about last.
+  // Whether space is the main heap or a live private heap. O(1).
   bool is_live(const Space* space);
   void drop(Space& space);
   void merge(Space& space);
@@ -300,6 +299,7 @@ private:
   void count_added(Space& space, uint64_t bytes);
   void count_removed(Space& space, uint64_t bytes);
   bool in_heap(const void* ptr) const;
+  bool is_heap_record(const Space* space) const;
   bool in_free_run(uint32_t page) const;
   template <typename Visit> void for_each_space(Visit visit) const;
   const char* check_space(const Space& space) const;

@@ -33,3 +33,10 @@ void set_errno(Error error);
 void write_stderr(const char* bytes, size_t length);
 
 } // namespace kit
+
+// The native heap's controls, for tests and fuzzers (heap_native.cpp; native builds only):
+// its maximum, its growth by a share of its size as Emscripten's, and growth by other code
+// (exactly `pages`, as memory.grow; returns where they start, or 0).
+extern "C" void kit_native_heap_limit(size_t bytes);
+extern "C" void kit_native_heap_overgrow(uint32_t percent);
+extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages);

@@ -335,9 +335,11 @@ bool SimpleAllocator::move_end(void* new_end) {
 }
 
 void* SimpleAllocator::move_end_over(void* taken_end, void* new_end) {
-  uintptr_t taken_units = (uintptr_t(taken_end) - base_.value) >> unit_shift_;
+  uintptr_t taken_offset = uintptr_t(taken_end) - base_.value;
+  uintptr_t taken_units = taken_offset >> unit_shift_;
   uint32_t old_end = end_;
-  if (uintptr_t(taken_end) < address_of(old_end) || taken_units - old_end < min_units() ||
+  if ((taken_offset & ((uintptr_t(1) << unit_shift_) - 1)) != 0 ||
+      uintptr_t(taken_end) < address_of(old_end) || taken_units - old_end < min_units() ||
       uintptr_t(taken_end) > uintptr_t(new_end) || !move_end(new_end))
     return nullptr;
   uint32_t block = unused_start_;

@@ -230,7 +230,8 @@ public:
   // taken_end is not this region's to hand out (someone else's): that part becomes one used
   // block, and the bump area below it a free block (or part of that used block, if too small
   // for one). Returns the used block's payload, or nullptr, changing nothing, if move_end would
-  // refuse new_end or the taken part is not at least one block above the end and within it.
+  // refuse new_end, or taken_end is not a whole unit past the end, at least one block above it
+  // and within new_end.
   void* move_end_over(void* taken_end, void* new_end);
 
   // Compaction: visits the used blocks in address order and slides each one the relocator
