@@ -14,6 +14,7 @@
 //
 // Input: operations, each an opcode byte and its operands (see run_operation). Seeds:
 // fuzz/make_corpus.sh.
+#include "../src/heap.hpp" // the native heap's controls
 #include "kitalloc.h"
 #include "kitalloc/handle.hpp"
 #include "kitalloc/simple_allocator.hpp"
@@ -31,11 +32,6 @@
 #include <map>
 #include <vector>
 
-// The native heap's maximum (src/heap_native.cpp); not in the public header.
-extern "C" void kit_native_heap_limit(size_t bytes);
-extern "C" void kit_native_heap_overgrow(uint32_t percent);
-extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages);
-
 using kit::fuzz::first_nonzero;
 using kit::fuzz::HandleShadow;
 using kit::fuzz::InputDecoder;
@@ -52,8 +48,10 @@ uint64_t out_of_memory_results = 0; // printed at exit: shows the OOM paths were
 constexpr size_t kHeapLimitBytes = size_t(32) << 20;
 // Memory "other code" may grow between kitalloc's growths, in all (it is never given back):
 // the native heap's maximum is raised by what it took, so kitalloc keeps kHeapLimitBytes.
+// Inputs run it until that is spent (about 500 growths: a minute or two), then without it.
 constexpr size_t kForeignLimitBytes = size_t(64) << 20;
 size_t foreign_bytes = 0;
+uint32_t grow_calls_seen = 0; // kitalloc's growths when other code last grew memory
 // That memory, filled with a byte of its own: kitalloc must never write it.
 struct ForeignRange {
   unsigned char* start;
@@ -181,11 +179,14 @@ bool same_heap(const kit_stats& a, const kit_stats& b) {
 
 class AbiHarness {
 public:
-  // foreign_growth: after each call that grew memory, other code grows it too (1-3 pages), so
-  // that kitalloc's next growth lands above memory it must never touch.
+  // foreign_growth: other code grows memory too (1-3 pages), first and after each call that
+  // grew it, so that kitalloc's next growth lands above memory it must never touch (kitalloc
+  // keeps its memory from input to input, so it grows in few of them).
   void run(InputDecoder& input, bool foreign_growth) {
     create_root();
     check_step();
+    if (foreign_growth)
+      grow_foreign(true);
     while (!input.exhausted()) {
       run_operation(input);
       if (foreign_growth)
@@ -1186,12 +1187,12 @@ private:
     own_runs_ = stats.own_runs;
   }
 
-  void grow_foreign() {
+  void grow_foreign(bool first = false) {
     uint32_t grow_calls = heap_stats().grow_calls;
-    size_t bytes = (1 + grow_calls % 3) * kPageBytes;
-    if (grow_calls == foreign_after_grow_calls_ || foreign_bytes + bytes > kForeignLimitBytes)
+    size_t bytes = (1 + (grow_calls + foreign_ranges.size()) % 3) * kPageBytes;
+    if ((!first && grow_calls == grow_calls_seen) || foreign_bytes + bytes > kForeignLimitBytes)
       return;
-    foreign_after_grow_calls_ = grow_calls;
+    grow_calls_seen = grow_calls;
     foreign_bytes += bytes;
     kit_native_heap_limit(kHeapLimitBytes + foreign_bytes);
     auto* start = reinterpret_cast<unsigned char*>(
@@ -1233,7 +1234,6 @@ private:
   int auto_compact_ = 1;
   static constexpr uint32_t kOwnRunsMax = 2; // the region table and the page map
   uint32_t own_runs_ = 0;
-  uint32_t foreign_after_grow_calls_ = 0;
 };
 
 } // namespace
