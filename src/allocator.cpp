@@ -405,13 +405,10 @@ bool Allocator::take_foreign(uint32_t first_page, uint32_t runs_end) {
   uint32_t page = page_of_entry(uintptr_t(handle) - kWordBytes);
   entry(page).kind = kRunForeign;
   entry(page).next = entry(page).prev = 0;
-  if (last_foreign_ != 0)
-    entry(last_foreign_).next = page;
-  else
-    first_foreign_ = page;
-  last_foreign_ = page;
-  foreign_runs_ += 1;
-  foreign_pages_ += run_pages(page);
+  uint32_t below = 0; // the list's last run (O(foreign runs), once per such growth)
+  while (next_foreign(below) != 0)
+    below = next_foreign(below);
+  (below == 0 ? first_foreign_ : entry(below).next) = page;
   return true;
 }
 
@@ -1167,15 +1164,13 @@ const char* Allocator::check() const {
     return parked_breach;
   if (const char* page_breach = pages_->check())
     return page_breach;
-  if (const char* foreign_breach = check_foreign())
-    return foreign_breach;
   // The page runs: each used one holds a region's state, is a large block or is foreign, and
   // they add up to the counts kept.
   struct Tally {
     const Allocator* allocator;
-    uint32_t regions, large_blocks, large_pages, foreign_runs, foreign_pages;
+    uint32_t regions, large_blocks, large_pages, foreign_runs;
     bool unknown_run;
-  } tally = {this, partial_ != nullptr ? 1u : 0u, 0, 0, 0, 0, false};
+  } tally = {this, partial_ != nullptr ? 1u : 0u, 0, 0, 0, false};
   pages_->walk(
       [](void* context, uintptr_t start, uint64_t bytes, bool free) {
         auto* tally = static_cast<Tally*>(context);
@@ -1189,7 +1184,6 @@ const char* Allocator::check() const {
           tally->regions += 1;
         } else if (self.entry(page).kind == kRunForeign) {
           tally->foreign_runs += 1;
-          tally->foreign_pages += pages;
         } else {
           tally->unknown_run |=
               self.large_run_at(reinterpret_cast<void*>(self.page_address(page))) != page;
@@ -1204,24 +1198,20 @@ const char* Allocator::check() const {
     return "the regions found in page runs are not the regions kept";
   if (tally.large_blocks != large_blocks_ || tally.large_pages != large_pages_)
     return "the large blocks found in page runs are not the ones counted";
-  if (tally.foreign_runs != foreign_runs_ || tally.foreign_pages != foreign_pages_)
-    return "the foreign runs found in page runs are not the ones counted";
-  return nullptr;
+  return check_foreign(tally.foreign_runs);
 }
 
-// The foreign runs' list goes upwards through used runs of that kind, as many as counted.
-const char* Allocator::check_foreign() const {
-  uint32_t runs = 0, pages = 0, last = 0;
-  for (uint32_t run = first_foreign_; run != 0; run = entry(run).next) {
+// The foreign runs' list goes upwards through used runs of that kind, and holds every one of
+// the `found` the page store has.
+const char* Allocator::check_foreign(uint32_t found) const {
+  uint32_t runs = 0, last = 0;
+  for (uint32_t run = first_foreign_; run != 0; last = run, run = entry(run).next) {
     if (run <= last || run >= map_entries_ || entry(run).kind != kRunForeign ||
-        !pages_->holds_used_block(run_handle(run)) || ++runs > foreign_runs_)
+        !pages_->holds_used_block(run_handle(run)))
       return "the foreign runs' list is out of order or holds what is not a foreign run";
-    pages += run_pages(run);
-    last = run;
+    runs += 1;
   }
-  if (runs != foreign_runs_ || pages != foreign_pages_ || last != last_foreign_)
-    return "the foreign runs' list does not add up to the runs counted";
-  return nullptr;
+  return runs == found ? nullptr : "the foreign runs found in page runs are not the ones listed";
 }
 
 // Each parked list holds as many blocks as it counts, each parked, of the list's size, in a
@@ -1307,10 +1297,12 @@ RegionStats Allocator::page_store_stats() const {
     PageRange span = span_above(below);
     figures.regions += span.end > span.first ? 1 : 0;
     below = next_foreign(below);
+    if (below != 0) { // not ours: out of every figure
+      figures.total_words -= run_pages(below);
+      figures.allocated_words -= run_pages(below);
+      figures.live_blocks -= 1;
+    }
   } while (below != 0);
-  figures.total_words -= foreign_pages_;
-  figures.allocated_words -= foreign_pages_;
-  figures.live_blocks -= foreign_runs_;
   return figures;
 }
 

@@ -232,7 +232,7 @@ private:
   void unpark_all();
   void count_parked_as_free(RegionStats& figures) const;
   const char* check_parked() const;
-  const char* check_foreign() const;
+  const char* check_foreign(uint32_t found) const;
   void* alloc_small(Space& space, size_t word_count, uint32_t align_bits);
   void* alloc_large(Space& space, size_t bytes, bool* fresh); // page-aligned
   template <typename Place>
@@ -332,9 +332,6 @@ private:
   uint32_t free_tag_first_ = 0; // free_tags_ is a ring: released tags, oldest first
   uint32_t free_tag_count_ = 0;
   uint32_t first_foreign_ = 0; // the lowest foreign run (0: none), linked upwards
-  uint32_t last_foreign_ = 0;
-  uint32_t foreign_runs_ = 0;
-  uint32_t foreign_pages_ = 0;
   uint32_t large_blocks_ = 0;
   uint32_t large_pages_ = 0;
   uint64_t bytes_in_use_ = 0;
