@@ -156,19 +156,21 @@ using namespace kit;
 #define KITALLOC_JS_EXPORTS 1
 #endif
 #if defined(__wasm__) && __STDC_HOSTED__ && KITALLOC_JS_EXPORTS
+#define KIT_JS_EXPORTS_ON 1
 #define KIT_JS_EXPORT(name) __attribute__((export_name(#name))) name
 #else
+#define KIT_JS_EXPORTS_ON 0
 #define KIT_JS_EXPORT(name) name
 #endif
 
 extern "C" {
 
-void* KIT_JS_EXPORT(kit_malloc)(size_t size) {
+void* kit_malloc(size_t size) {
   calls.malloc += 1;
   return traced('a', alloc(size, kDefaultAlignBits, false), size);
 }
 
-void KIT_JS_EXPORT(kit_free)(void* ptr) {
+void kit_free(void* ptr) {
   if (ptr == nullptr)
     return;
   calls.free += 1;
@@ -379,5 +381,37 @@ void KIT_JS_EXPORT(kit_compact)(kit_compact_result* out) {
 int KIT_JS_EXPORT(kit_set_auto_compact)(int enabled) {
   return handles.set_auto_compact(heap(), enabled != 0) ? 1 : 0;
 }
+
+// ── The standard names, in wasm builds ──────────────────────────────────────────────────────
+// Linking libkitalloc.a replaces the toolchain's malloc. wasi-libc keeps its whole malloc family
+// (and __libc_*) in one member, dlmalloc.o: defining every name it defines keeps that member out
+// of the link. Each name is an alias of the kit_ function, not a function calling it: a call
+// that forwards costs a malloc + free pair about 5% (docs/BENCHMARKS.md, small LIFO). Natively
+// the host's malloc stays.
+//
+// An alias shares its function's export name: were kit_malloc exported by that name, a module
+// exporting malloc (Emscripten's do; a program may ask -Wl,--export=malloc) would export
+// "kit_malloc" twice and not load. JavaScript gets kit_malloc and kit_free from functions of
+// their own.
+#if KIT_JS_EXPORTS_ON
+__attribute__((export_name("kit_malloc"))) void* kit_malloc_for_js(size_t size) {
+  return kit_malloc(size);
+}
+__attribute__((export_name("kit_free"))) void kit_free_for_js(void* ptr) { kit_free(ptr); }
+#endif
+#if KITALLOC_STANDARD_NAMES
+#define KIT_STANDARD_NAME(kit_name) __attribute__((alias(#kit_name)))
+void* malloc(size_t size) KIT_STANDARD_NAME(kit_malloc);
+void free(void* ptr) KIT_STANDARD_NAME(kit_free);
+void* calloc(size_t count, size_t size) KIT_STANDARD_NAME(kit_calloc);
+void* realloc(void* ptr, size_t size) KIT_STANDARD_NAME(kit_realloc);
+void* aligned_alloc(size_t alignment, size_t size) KIT_STANDARD_NAME(kit_aligned_alloc);
+int posix_memalign(void** out, size_t alignment, size_t size) KIT_STANDARD_NAME(kit_posix_memalign);
+void* memalign(size_t alignment, size_t size) KIT_STANDARD_NAME(kit_aligned_alloc);
+size_t malloc_usable_size(void* ptr) KIT_STANDARD_NAME(kit_malloc_usable_size);
+void* __libc_malloc(size_t size) KIT_STANDARD_NAME(kit_malloc);
+void __libc_free(void* ptr) KIT_STANDARD_NAME(kit_free);
+void* __libc_calloc(size_t count, size_t size) KIT_STANDARD_NAME(kit_calloc);
+#endif
 
 } // extern "C"
