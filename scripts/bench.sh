@@ -65,6 +65,8 @@ harness_flags=(-O2 -std=c++20 -fno-builtin -fno-exceptions -Wall -Wextra)
 quietly "${wasi[@]}" "${harness_flags[@]}" -c bench/harness.cpp -o "$out/harness-wasi.o"
 quietly em++ "${harness_flags[@]}" -c bench/harness.cpp -o "$out/harness-emscripten.o"
 quietly "${wasi_c[@]}" -O2 -fno-builtin -c bench/bump_malloc.c -o "$out/bump-wasi.o"
+quietly "${wasi_c[@]}" -O2 -fno-builtin -DFREE_LISTS=1 -c bench/bump_malloc.c \
+  -o "$out/free-lists-wasi.o"
 
 max_memory=2147483648
 # wasi_harness <name> [allocator objects...]: no objects = wasi-libc's own dlmalloc.
@@ -77,6 +79,7 @@ wasi_harness() {
 wasi_harness kitalloc build/bench-wasi/libkitalloc.a
 wasi_harness dlmalloc
 wasi_harness bump "$out/bump-wasi.o"
+wasi_harness free-lists "$out/free-lists-wasi.o"
 
 # The handles and private heaps benchmark: with kitalloc (every job), and -DHEAPS_PEER on
 # wasi-libc's dlmalloc (the malloc/free jobs only).
@@ -214,6 +217,7 @@ node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.
   --allocator "kitalloc=wasi:$out/wasi-kitalloc.wasm" \
   --allocator "wasi-libc dlmalloc=wasi:$out/wasi-dlmalloc.wasm" \
   --allocator "bump (floor)=wasi:$out/wasi-bump.wasm" \
+  --allocator "free lists (ceiling)=wasi:$out/wasi-free-lists.wasm" \
   --allocator "kitalloc (Emscripten)=emscripten:$out/emscripten-kitalloc.js" \
   --allocator "Emscripten dlmalloc=emscripten:$out/emscripten-dlmalloc.js" \
   --allocator "emmalloc=emscripten:$out/emscripten-emmalloc.js" \
