@@ -92,7 +92,7 @@ static void** list_head(uint32_t list) { return &free_lists[0][0] + list; }
 
 /* The bytes the block at ptr can hold. */
 static size_t capacity(const void* ptr) {
-  return FREE_LISTS ? (size_t)1 << header(ptr)[1] % CLASSES : block_size(ptr);
+  return FREE_LISTS ? (size_t)1 << (header(ptr)[1] % CLASSES) : block_size(ptr);
 }
 
 static void* allocate(size_t alignment, size_t size) {
