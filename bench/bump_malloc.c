@@ -7,9 +7,9 @@
  *   free, so its speed is about what this harness can show of any allocator
  *   (docs/BENCHMARKS.md).
  * Each block has a 16-byte header holding its size (for realloc and malloc_usable_size) and,
- * with free lists, its class; memory grows in 16 MiB steps, since growing a page at a time
- * would make the floor mostly the cost of memory.grow. Fresh memory reads as zeros: calloc
- * needs no memset for it.
+ * with free lists, its list (class and alignment); memory grows in 16 MiB steps, since growing
+ * a page at a time would make the floor mostly the cost of memory.grow. Fresh memory reads as
+ * zeros: the floor's calloc needs no memset (with free lists, calloc clears every block).
  *
  * Defines the whole malloc family, including wasi-libc's __libc_* names, so that linking it
  * keeps wasi-libc's dlmalloc out (docs/BENCHMARKS.md). Builds for WASI and freestanding wasm32
