@@ -2,7 +2,7 @@
 // every size class and alignment, growth past 256 MiB, and (a second module with a 32 MiB
 // memory maximum) out of memory and recovery.
 //   node wasm-tests/abi.mjs <abi-module.wasm> <abi-module-oom.wasm>
-import { readFileSync } from 'node:fs';
+import { instantiateFreestanding } from './host.mjs';
 
 const [modulePath, oomModulePath] = process.argv.slice(2);
 let passed = 0;
@@ -17,7 +17,7 @@ function expect(condition, what) {
 }
 
 async function load(path) {
-  const { instance } = await WebAssembly.instantiate(readFileSync(path), {});
+  const instance = await instantiateFreestanding(path);
   const abi = instance.exports;
   // Pointers come back as signed i32: read them as unsigned.
   const wrap = (name) => (...args) => abi[name](...args) >>> 0;

@@ -16,6 +16,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { instantiateFreestanding } from './host.mjs';
+
 const [flavour, file, ...rest] = process.argv.slice(2);
 const usage = 'usage: node run.mjs <freestanding|wasi|emscripten> <module.wasm|module.js> [export|args...]';
 if (!flavour || !file) {
@@ -47,7 +49,7 @@ function crashed(err) {
 
 async function runFreestanding() {
   const exportName = rest[0] ?? 'kit_core_smoke';
-  const { instance } = await WebAssembly.instantiate(readFileSync(file), {});
+  const instance = await instantiateFreestanding(file);
   const fn = instance.exports[exportName];
   if (typeof fn !== 'function') {
     const names = Object.keys(instance.exports).join(', ');
