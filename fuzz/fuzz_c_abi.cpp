@@ -14,7 +14,8 @@
 //
 // Input: operations, each an opcode byte and its operands (see run_operation). Seeds:
 // fuzz/make_corpus.sh.
-#include "../src/heap.hpp" // the native heap's controls
+#include "../native-tests/heap_figures.hpp" // global(), pages_in_use(), same_shape()
+#include "../src/heap.hpp"                  // the native heap's controls
 #include "kitalloc.h"
 #include "kitalloc/handle.hpp"
 #include "kitalloc/simple_allocator.hpp"
@@ -153,28 +154,11 @@ size_t worst_case_pages(size_t size, size_t alignment) {
   return (bytes + kPageBytes - 1) / kPageBytes + kMapPages;
 }
 
-kit_stats heap_stats() {
-  kit_stats stats;
-  kit_get_stats(&stats);
-  return stats;
-}
-
 kit_stats heap_stats(kit_heap* heap) {
   kit_stats stats;
   if (kit_heap_get_stats(heap, &stats) != KIT_OK)
     tally.fail("kit_heap_get_stats(%p) of a live heap failed", static_cast<void*>(heap));
   return stats;
-}
-
-bool same_regions(const kit_region_stats& a, const kit_region_stats& b) {
-  return std::memcmp(&a, &b, sizeof a) == 0;
-}
-
-// The heap's shape: its regions, page store, large blocks and growth (not the call counters).
-bool same_heap(const kit_stats& a, const kit_stats& b) {
-  return same_regions(a.small, b.small) && same_regions(a.pages, b.pages) &&
-         a.large_blocks == b.large_blocks && a.own_runs == b.own_runs &&
-         a.grow_calls == b.grow_calls && a.grown_pages == b.grown_pages;
 }
 
 class AbiHarness {
@@ -472,9 +456,9 @@ private:
   void free(uint16_t selector) {
     if (model_.empty()) {
       tally.start_operation("free(NULL)");
-      kit_stats before = heap_stats();
+      kit_stats before = global();
       kit_free(nullptr);
-      tally.require(same_heap(before, heap_stats()), "free(NULL) changed the heap");
+      tally.require(same_shape(before, global()), "free(NULL) changed the heap");
       tally.require(kit_malloc_usable_size(nullptr) == 0, "malloc_usable_size(NULL) is not 0");
       return;
     }
@@ -492,7 +476,7 @@ private:
     size_t huge = SIZE_MAX - value;
     size_t alignment = size_t(1) << (value % (kit::kMaxAlignBits + 1));
     tally.start_operation("impossible request");
-    kit_stats before = heap_stats();
+    kit_stats before = global();
     errno = 0;
     bool refused = false;
     switch (kind % 9) {
@@ -536,7 +520,7 @@ private:
     }
     if (!refused)
       tally.fail("request kind %d of %zu bytes was not refused with ENOMEM", kind % 9, huge);
-    tally.require(same_heap(before, heap_stats()), "an impossible request changed the heap");
+    tally.require(same_shape(before, global()), "an impossible request changed the heap");
     check_step();
   }
 
@@ -602,13 +586,13 @@ private:
     LiveHandle& live = handles_.at(index);
     verify_handle(index, "before kit_handle_free");
     if (live.locks > 0) {
-      kit_stats before = heap_stats();
+      kit_stats before = global();
       kit_status status = kit_handle_free(live.handle);
       if (status != KIT_E_LOCKED)
         tally.fail("kit_handle_free(%#x) of a locked handle returned %d, not KIT_E_LOCKED",
                    live.handle, status);
-      tally.require(same_heap(before, heap_stats()), "kit_handle_free of a locked handle changed "
-                                                     "the heap");
+      tally.require(same_shape(before, global()), "kit_handle_free of a locked handle changed "
+                                                  "the heap");
       verify_handle(index, "after kit_handle_free refused it");
     } else {
       kit_handle handle = live.handle;
@@ -642,9 +626,9 @@ private:
     tally.start_operation("kit_compact");
     kit_compact_result result;
     std::memset(&result, 0xA5, sizeof result);
-    kit_stats before = heap_stats();
+    kit_stats before = global();
     kit_compact(&result);
-    kit_stats after = heap_stats();
+    kit_stats after = global();
     if (result.locked_blocks > handles_.locked_count())
       tally.fail("kit_compact: %u blocks stayed locked, %u handles are", result.locked_blocks,
                  handles_.locked_count());
@@ -666,7 +650,7 @@ private:
     if (is_large(result.largest_free_bytes) && result.largest_free_bytes <= kLargestLargeRequest) {
       tally.start_operation("malloc(largest_free_bytes)");
       void* block = kit_malloc(result.largest_free_bytes);
-      if (block == nullptr || heap_stats().grow_calls != after.grow_calls)
+      if (block == nullptr || global().grow_calls != after.grow_calls)
         tally.fail("kit_compact said a block of %llu bytes fits, malloc %s",
                    static_cast<unsigned long long>(result.largest_free_bytes),
                    block == nullptr ? "failed" : "grew memory for it");
@@ -703,9 +687,9 @@ private:
     if (handles_.is_live(forged))
       return;
     tally.start_operation("a handle that is not live");
-    kit_stats before = heap_stats();
+    kit_stats before = global();
     require_refused_handle(forged, "a forged or stale handle");
-    tally.require(same_heap(before, heap_stats()), "a bad handle changed the heap");
+    tally.require(same_shape(before, global()), "a bad handle changed the heap");
     check_step();
   }
 
@@ -717,10 +701,10 @@ private:
     size_t index = handles_.pick(selector);
     kit::HandleLock lock(handles_.at(index).handle);
     handles_.verify(index, lock.as<unsigned char>(), "before free(its address)");
-    kit_stats before = heap_stats();
+    kit_stats before = global();
     kit_free(lock.get());
     kit_heap_free(heaps_.front().heap, lock.get());
-    tally.require(same_heap(before, heap_stats()), "free() of a handle's address changed the heap");
+    tally.require(same_shape(before, global()), "free() of a handle's address changed the heap");
     check_step();
     handles_.verify(index, lock.as<unsigned char>(), "after free(its address)");
   }
@@ -913,11 +897,11 @@ private:
       if (bad == nullptr)
         return;
       tally.start_operation("kit_heap_realloc(dead heap, p, n)");
-      kit_stats before = heap_stats();
+      kit_stats before = global();
       tally.require(kit_heap_realloc(bad, model_.at(index).payload, size) == nullptr,
                     "kit_heap_realloc naming a dead heap did not return NULL");
-      tally.require(same_heap(before, heap_stats()), "kit_heap_realloc naming a dead heap changed "
-                                                     "the heap");
+      tally.require(same_shape(before, global()), "kit_heap_realloc naming a dead heap changed "
+                                                  "the heap");
       model_.verify(index);
       check_step();
       return;
@@ -967,11 +951,10 @@ private:
     if (gone.empty())
       return;
     tally.start_operation("free of a dropped heap's block");
-    kit_stats before = heap_stats();
+    kit_stats before = global();
     for (size_t i = 0; i < stale_frees % 8; ++i)
       kit_free(gone[(selector + i * 7) % gone.size()].payload);
-    tally.require(same_heap(before, heap_stats()),
-                  "free of a dropped heap's block changed the heap");
+    tally.require(same_shape(before, global()), "free of a dropped heap's block changed the heap");
     check_step();
   }
 
@@ -1017,14 +1000,14 @@ private:
   }
 
   void require_refused_heap(kit_heap* bad) {
-    kit_stats before = heap_stats();
+    kit_stats before = global();
     kit_stats out;
     if (kit_heap_malloc(bad, 16) != nullptr || kit_heap_malloc(bad, 40000) != nullptr ||
         kit_heap_realloc(bad, nullptr, 16) != nullptr || kit_heap_create(bad, 0) != nullptr ||
         kit_heap_get_stats(bad, &out) != KIT_E_BAD_HEAP || kit_heap_drop(bad) != KIT_E_BAD_HEAP ||
         kit_heap_merge(bad) != KIT_E_BAD_HEAP)
       tally.fail("a heap that is not live (%p) was not refused", static_cast<void*>(bad));
-    tally.require(same_heap(before, heap_stats()), "a call on a bad heap changed the heap");
+    tally.require(same_shape(before, global()), "a call on a bad heap changed the heap");
   }
 
   // ── Shared ─────────────────────────────────────────────────────────────────────────────────
@@ -1067,7 +1050,7 @@ private:
     out_of_memory_results += 1;
     if (sets_errno && errno != ENOMEM)
       tally.fail("a failed request of %zu bytes left errno %d, not ENOMEM", size, errno);
-    kit_stats stats = heap_stats();
+    kit_stats stats = global();
     if (!is_large(size) && stats.small.regions > kit::kMaxRegionTag)
       return; // every region tag is taken: small requests may fail with memory to spare
     size_t owned_pages = kInitialPages + stats.grown_pages;
@@ -1106,7 +1089,7 @@ private:
     kit_compact(nullptr);
     kit_set_auto_compact(1);
     check_step();
-    kit_stats stats = heap_stats();
+    kit_stats stats = global();
     kit_stats main = heap_stats(nullptr);
     // Nothing but the main heap's own blocks is left, and of those only the handle table.
     tally.require(stats.small.live_blocks == main.small.live_blocks &&
@@ -1171,7 +1154,7 @@ private:
                  main.small.live_blocks, main.large_blocks,
                  static_cast<unsigned long long>(in_main.small), heaps_.size(),
                  static_cast<unsigned long long>(in_main.large));
-    kit_stats stats = heap_stats();
+    kit_stats stats = global();
     uint64_t all = uint64_t(stats.small.live_blocks) + stats.large_blocks;
     uint64_t expected_all =
         heap_blocks + main.small.live_blocks + main.large_blocks + handles_.size();
@@ -1188,7 +1171,7 @@ private:
   }
 
   void grow_foreign(bool first = false) {
-    uint32_t grow_calls = heap_stats().grow_calls;
+    uint32_t grow_calls = global().grow_calls;
     size_t bytes = (1 + (grow_calls + foreign_ranges.size()) % 3) * kPageBytes;
     if ((!first && grow_calls == grow_calls_seen) || foreign_bytes + bytes > kForeignLimitBytes)
       return;
@@ -1214,10 +1197,6 @@ private:
             if (range.start[byte] != range.fill)
               tally.fail("memory other code grew at %p was written at byte %zu",
                          static_cast<void*>(range.start), byte);
-  }
-
-  static uint64_t pages_in_use(const kit_stats& stats) {
-    return uint64_t(stats.pages.allocated_words) - stats.pages.fragment_words;
   }
 
   static constexpr size_t kStaleHandles = 32;
