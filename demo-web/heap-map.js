@@ -1,10 +1,10 @@
 // Draws kitalloc's heap (the entries of kit_walk_into) on a canvas. Each span gets an overview
 // strip of its page runs (small-block regions, large blocks, kitalloc's own runs, free runs,
 // unused top) at a coarse scale; each small-block region then gets a detail strip of its blocks
-// at a fine scale, wrapped over as many rows as it needs. Free blocks are drawn last and at least one pixel wide, so
-// holes between used blocks (fragmentation) are never hidden. Regions that hold handle blocks
-// (relocatable, kit_handle_alloc: the page passes their addresses) are drawn in teal: those are
-// the regions kit_compact packs.
+// at a fine scale, wrapped over as many rows as it needs. Free blocks are drawn last and at
+// least one pixel wide, so holes between used blocks (fragmentation) are never hidden. Regions
+// that hold handle blocks (relocatable, kit_handle_alloc: the page passes their addresses) are
+// drawn in teal: those are the regions kit_compact packs.
 
 export const COLORS = {
   used: '#2563eb',
