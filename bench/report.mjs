@@ -279,11 +279,35 @@ function checkedSection() {
   return lines.join('\n');
 }
 
-function heapBases() {
+// Each allocator's __heap_base in the modules the workloads run on, or (wide) in those with
+// more slots that the traces with more live blocks run on (bench/run.mjs --wide).
+function heapBases(wide = false) {
+  const wideJobs = new Set(data.traces.filter((t) => t.wide).map((t) => t.name));
   return data.allocators.map(({ label }) => {
-    const run = data.results.find((r) => r.allocator === label && r.heapBase !== undefined);
-    return `${Math.round(run.heapBase / 1024)} KiB for ${label}`;
-  }).join(', ');
+    const run = data.results.find((r) => r.allocator === label && r.heapBase !== undefined &&
+                                          wideJobs.has(r.job) === wide);
+    return run ? `${thousands(Math.round(run.heapBase / 1024))} KiB for ${label}` : null;
+  }).filter(Boolean).join(', ');
+}
+
+// What the trace section says of where its traces come from and which modules replay them.
+function tracesText() {
+  const wide = data.traces.filter((t) => t.wide).map((t) => t.name);
+  const recorded = data.traces.some((t) => t.name === 'wasi-demo.trace')
+    ? ' One is a real program\'s, recorded by `scripts/bench.sh` in this very run: ' +
+      '`wasi-demo.trace` is the WASI demo (`examples/program.cpp`: 20,000 strings, a map of ' +
+      '5,000 keys, a tree of 100,000 `new` nodes, an 8 MiB vector, then every other string ' +
+      'freed and everything else) on kitalloc\'s recording build (see "Recording traces"); ' +
+      'the others are synthetic (`bench/make_traces.mjs`).'
+    : '';
+  const wideText = wide.length === 0 ? '' :
+    ` ${wide.join(', ')} ${wide.length === 1 ? 'keeps' : 'keep'} more blocks live than the ` +
+    `harness's ${thousands(data.slotCount)} slots, so ${wide.length === 1 ? 'it runs' : 'they run'} ` +
+    `on a second set of modules, the same harness with ${thousands(data.wideSlotCount)} slots ` +
+    `(\`-DBENCH_SLOTS\`, \`bench/run.mjs --wide\`), every allocator alike; their bigger tables ` +
+    `put \`__heap_base\` at ${heapBases(true)}, which their final memory includes.`;
+  return `Traces from \`bench/traces/\` and \`build/bench/traces/\` (formats below), ${data.runs} ` +
+    `runs each.${recorded}${wideText}`;
 }
 
 // ── Handles and private heaps (bench/heaps.cpp) ─────────────────────────────────────────────
@@ -523,7 +547,7 @@ ${memoryTable(workloadJobs, 'workload')}
 
 ## Trace replay
 
-Traces from \`bench/traces/\` (formats below), ${data.runs} runs each. Speed as above:
+${tracesText()} Speed as above:
 
 ${speedTable(traceJobs, 'trace')}
 
@@ -621,8 +645,10 @@ so an id may come back after it was freed).
 Only successful calls are written: \`realloc(NULL, n)\` is an \`a\` line, \`realloc(p, 0)\` that
 frees is \`f p\`, \`free(NULL)\` and calls that return NULL are not written. The replayer
 (\`bench/lib/traces.mjs\`) replays \`r <id> 0\` as a free and aligned allocations with
-\`posix_memalign\` (alignments up to 8 with \`malloc\`) for every allocator, maps ids to at most
-16,384 slots of live blocks, and rejects a trace that uses an id that is not live.
+\`posix_memalign\` (alignments up to 8 with \`malloc\`) for every allocator, maps ids to slots
+of live blocks (${thousands(data.slotCount)} in the modules of the workloads,
+${thousands(data.wideSlotCount)} in the wide ones), and rejects a trace that uses an id that
+is not live.
 
 ### Recording traces from kitalloc
 
@@ -636,15 +662,16 @@ lines go to file descriptor 2; a freestanding module calls its import
     cmake -S . -B build/trace-wasi -DCMAKE_TOOLCHAIN_FILE=toolchains/wasi.cmake -DKITALLOC_TRACE=ON
     cmake --build build/trace-wasi --target kitalloc
     cmake --install build/trace-wasi --prefix build/install/trace-wasi
-    # build examples/wasi against build/install/trace-wasi, then:
+    cmake -S examples/wasi -B build/example-trace -DCMAKE_TOOLCHAIN_FILE=toolchains/wasi.cmake \\
+          -DCMAKE_PREFIX_PATH=$PWD/build/install/trace-wasi
+    cmake --build build/example-trace
     node wasm-tests/run.mjs wasi build/example-trace/demo.wasm 2> bench/traces/demo.trace
 
-\`bench/run.mjs\` then replays any such file dropped into \`bench/traces/\` (name ending in
-\`.trace\`) whose program keeps at most 16,384 blocks live at once, the harness's slots. The
-demo above keeps 130,002 at its peak: \`bench/run.mjs\` names its trace and skips it.
-Raising \`kSlotCount\` in \`bench/harness.cpp\` lifts the limit, and moves every module's
-\`__heap_base\` up with the static slot table (12 bytes a slot), which shifts the memory
-figures.
+\`scripts/bench.sh\` does just that on every run (in \`build/bench-wasi-trace\`), which is where
+\`wasi-demo.trace\` above comes from. \`bench/run.mjs\` replays any such file dropped into
+\`bench/traces/\` (name ending in \`.trace\`) on every allocator, on the wide modules when its
+program keeps more than ${thousands(data.slotCount)} blocks live at once; it names and skips
+a trace that needs more than ${thousands(data.wideSlotCount)}.
 `;
 
 writeFileSync(options.markdown, doc);

@@ -2,9 +2,12 @@
 // module, allocators interleaved, several runs, then one checked run of each; writes the raw
 // results as JSON for bench/report.mjs. scripts/bench.sh runs it as
 //   node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.mjs \
-//     --out results.json --runs 5 --traces bench/traces --reference <label> --subject <label> \
+//     --out results.json --runs 5 --traces <dir> ... --reference <label> --subject <label> \
 //     --allocator '<label>=<wasi|emscripten>:<module>' ...   [--no-checked] \
-//     [--heaps '<label>=<module>' ...] [--seed N]
+//     [--wide '<label>=<module>' ...] [--heaps '<label>=<module>' ...] [--seed N]
+// --wide: the allocator with that label, its harness built with more slots (BENCH_SLOTS): the
+// traces with more live blocks than the allocators' modules have slots run on these, on every
+// allocator (all of them or none need one).
 // --heaps: the handles and private heaps benchmark (bench/heaps.cpp, WASI), one module per
 // allocator, its jobs run after the workloads in every run (modules interleaved), its results
 // under "heaps" in the JSON.
@@ -25,10 +28,11 @@ const { values: options } = parseArgs({
   options: {
     out: { type: 'string' },
     runs: { type: 'string', default: '5' },
-    traces: { type: 'string' },
+    traces: { type: 'string', multiple: true, default: [] },
     reference: { type: 'string' },
     subject: { type: 'string' },
     allocator: { type: 'string', multiple: true },
+    wide: { type: 'string', multiple: true, default: [] },
     heaps: { type: 'string', multiple: true, default: [] },
     'no-checked': { type: 'boolean', default: false },
     // The workloads' random choices; another seed shows how much a result owes to one draw.
@@ -38,7 +42,8 @@ const { values: options } = parseArgs({
 const SEED = Number(options.seed);
 if (!options.out || !options.allocator?.length || !options.reference || !options.subject) {
   console.error('usage: run.mjs --out <json> --reference <label> --subject <label> ' +
-                '--allocator <label>=<wasi|emscripten>:<module> ... [--runs N] [--traces dir] [--seed N]');
+                '--allocator <label>=<wasi|emscripten>:<module> ... [--runs N] [--traces dir ...] ' +
+                '[--wide <label>=<module> ...] [--heaps <label>=<module> ...] [--seed N] [--no-checked]');
   process.exit(2);
 }
 if (!Number.isInteger(SEED) || SEED < 0 || SEED > 0xffffffff) {
@@ -51,6 +56,19 @@ const allocators = options.allocator.map((spec) => {
   if (!match) throw new Error(`bad --allocator ${spec}`);
   return { label: match[1], flavour: match[2], file: path.resolve(match[3]) };
 });
+
+const wideFiles = new Map(options.wide.map((spec) => {
+  const match = /^(.+?)=(.+)$/.exec(spec);
+  if (!match) throw new Error(`bad --wide ${spec}`);
+  if (!allocators.some(({ label }) => label === match[1])) {
+    throw new Error(`--wide ${spec}: no --allocator is labelled ${match[1]}`);
+  }
+  return [match[1], path.resolve(match[2])];
+}));
+if (wideFiles.size > 0 && wideFiles.size !== allocators.length) {
+  throw new Error(`--wide modules for ${wideFiles.size} of the ${allocators.length} allocators: ` +
+                  'a trace that needs them runs on every allocator, so every one needs one');
+}
 
 const heapsModules = options.heaps.map((spec) => {
   const match = /^(.+?)=(.+)$/.exec(spec);
@@ -98,27 +116,41 @@ class AllocatorRunner {
   }
 }
 
-// The traces in `directory` that fit in the harness's `slotCount` live blocks.
-function loadTraces(directory, slotCount) {
-  if (!directory) return [];
-  return readdirSync(directory)
-    .filter((file) => /\.(rep|trace)$/.test(file))
-    .sort()
-    .map((file) => parseTrace(readFileSync(path.join(directory, file), 'utf8'), file))
+// The traces in `directories` that fit in the harness's slots: `slotCount` live blocks, or
+// `wideSlotCount` on the wide modules (trace.wide).
+function loadTraces(directories, slotCount, wideSlotCount) {
+  return directories
+    .flatMap((directory) => readdirSync(directory)
+      .filter((file) => /\.(rep|trace)$/.test(file))
+      .sort()
+      .map((file) => parseTrace(readFileSync(path.join(directory, file), 'utf8'), file)))
     .filter((trace) => {
-      if (trace.maxLive <= slotCount) return true;
+      trace.wide = trace.maxLive > slotCount;
+      if (trace.maxLive <= Math.max(slotCount, wideSlotCount)) return true;
       console.error(`run.mjs: skipping ${trace.name}: ${trace.maxLive} live blocks at once, ` +
-                    `the harness has room for ${slotCount}`);
+                    `the harness has room for ${Math.max(slotCount, wideSlotCount)}`);
       return false;
     });
 }
 
-const runners = allocators.map((allocator) => new AllocatorRunner(allocator));
-const descriptions = await Promise.all(runners.map((runner) => runner.request({ kind: 'describe' })));
-const { workloads, slotCount } = descriptions[0];
-if (descriptions.some((d) => JSON.stringify(d) !== JSON.stringify(descriptions[0]))) {
-  throw new Error('the allocators\' modules were built from different harness sources');
+// Workers' descriptions of their modules, which must all come from the same harness source.
+async function describeAll(runners, what) {
+  const descriptions = await Promise.all(runners.map((runner) => runner.request({ kind: 'describe' })));
+  if (descriptions.some((d) => JSON.stringify(d) !== JSON.stringify(descriptions[0]))) {
+    throw new Error(`the ${what} were built from different harness sources`);
+  }
+  return descriptions[0] ?? {};
 }
+
+const runners = allocators.map((allocator) => new AllocatorRunner(allocator));
+const { workloads, slotCount } = await describeAll(runners, 'allocators\' modules');
+const wideRunners = wideFiles.size === 0 ? [] : allocators.map((allocator) =>
+  new AllocatorRunner({ ...allocator, file: wideFiles.get(allocator.label) }));
+const wide = await describeAll(wideRunners, '--wide modules');
+if (wide.workloads && JSON.stringify(wide.workloads) !== JSON.stringify(workloads)) {
+  throw new Error('the --wide modules run other workloads than the allocators\' modules');
+}
+const wideSlotCount = wide.slotCount ?? 0;
 const heapsRunners = heapsModules.map((module) => new AllocatorRunner(module, './lib/heaps-worker.mjs'));
 const heapsDescriptions = await Promise.all(heapsRunners.map((runner) => runner.request({ kind: 'describe' })));
 const heapsJobs = (heapsDescriptions[0]?.jobs ?? []).map(({ name, description }, index) => ({
@@ -132,7 +164,7 @@ if (heapsDescriptions.some((d) => JSON.stringify(d.jobs.map((j) => j.name)) !==
   throw new Error('the --heaps modules were built from different sources');
 }
 const replayIndex = workloads.findIndex((w) => w.name === 'trace replay');
-const traces = loadTraces(options.traces, slotCount);
+const traces = loadTraces(options.traces, slotCount, wideSlotCount);
 
 // A job is a workload, or the replay workload with one trace.
 const jobs = [
@@ -140,6 +172,8 @@ const jobs = [
     index === replayIndex ? [] : [{ name: workload.name, workload: index }]),
   ...traces.map((trace) => ({ name: trace.name, workload: replayIndex, trace })),
 ];
+// The allocators' runners for `job`, in the order of --allocator.
+const runnersFor = (job) => (job.trace?.wide ? wideRunners : runners);
 
 const results = [];
 async function runJob(job, runner, run, checked) {
@@ -177,7 +211,7 @@ for (let run = 0; run < runs; ++run) {
   for (const [jobIndex, job] of jobs.entries()) {
     // Each job sees the allocators in a different order, so none always runs first.
     for (let k = 0; k < runners.length; ++k) {
-      await runJob(job, runners[(k + run + jobIndex) % runners.length], run, false);
+      await runJob(job, runnersFor(job)[(k + run + jobIndex) % runners.length], run, false);
     }
   }
   // The heaps jobs, every (job, module) pair once, starting one pair further on each run (the
@@ -190,7 +224,7 @@ for (let run = 0; run < runs; ++run) {
 if (!options['no-checked']) {
   process.stderr.write('run.mjs: checked runs (every byte verified, overlaps looked for)\n');
   for (const job of jobs) {
-    for (const runner of runners) await runJob(job, runner, 0, true);
+    for (const runner of runnersFor(job)) await runJob(job, runner, 0, true);
   }
   for (const job of heapsJobs) {
     for (const runner of job.modules) await runHeapsJob(job, runner, 0, true);
@@ -207,9 +241,13 @@ writeFileSync(options.out, JSON.stringify({
   runs,
   reference: options.reference,
   subject: options.subject,
-  allocators: allocators.map(({ label, flavour, file }) => ({ label, flavour, module: path.basename(file) })),
+  allocators: allocators.map(({ label, flavour, file }) => ({
+    label, flavour, module: path.basename(file), wideModule: wideFiles.has(label) ? path.basename(wideFiles.get(label)) : undefined,
+  })),
   workloads,
-  traces: traces.map(({ name, format, opCount, maxLive }) => ({ name, format, opCount, maxLive })),
+  slotCount,
+  wideSlotCount,
+  traces: traces.map(({ name, format, opCount, maxLive, wide }) => ({ name, format, opCount, maxLive, wide })),
   jobs: jobs.map((job) => ({ name: job.name, workload: job.workload, trace: !!job.trace })),
   results,
   heaps: heapsModules.length === 0 ? undefined : {

@@ -8,6 +8,8 @@
 #   build/bench-wasi, bench-emscripten, bench-wasm32   libkitalloc.a, Release, no assertions
 #   build/bench-wasi-lean                              the same, -DKITALLOC_JS_EXPORTS=OFF
 #   build/bench-wasm32-oz                              libkitalloc.a, -Oz (code size)
+#   build/bench-wasi-trace                             the recording build and the WASI demo
+#                                                      on it (its trace: build/bench/traces)
 #   build/bench                                        harness and code-size modules, results
 # then bench/run.mjs runs the harness (bench/harness.cpp) linked against each allocator and the
 # handles and private heaps benchmark (bench/heaps.cpp: kitalloc, and wasi-libc's dlmalloc where
@@ -53,6 +55,21 @@ kitalloc_library build/bench-wasm32 Release cmake \
 kitalloc_library build/bench-wasm32-oz MinSizeRel cmake \
   -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasm32-freestanding.cmake"
 
+# ── A real program's trace: the WASI demo (examples/program.cpp) on a recording build ───────
+echo "bench.sh: recording the WASI demo's allocations" >&2
+recorder=build/bench-wasi-trace
+kitalloc_library $recorder Release cmake -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake" \
+  -DKITALLOC_TRACE=ON
+quietly cmake --install $recorder --prefix $recorder/install
+quietly cmake -S examples/wasi -B $recorder/demo -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake" \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$root/$recorder/install"
+quietly cmake --build $recorder/demo
+mkdir -p "$out/traces"
+if ! node wasm-tests/run.mjs wasi $recorder/demo/demo.wasm >>"$log" 2>"$out/traces/wasi-demo.trace"; then
+  echo "bench.sh: FAILED: the WASI demo, recording its trace" >&2
+  exit 1
+fi
+
 # The clean sysroot (wasi-libc only, no host headers) that toolchains/wasi.cmake made.
 wasi=(clang++-14 --target=wasm32-wasi --sysroot="$root/build/bench-wasi/wasi-sysroot")
 wasi_c=(clang-14 --target=wasm32-wasi --sysroot="$root/build/bench-wasi/wasi-sysroot")
@@ -62,8 +79,17 @@ freestanding_c=(clang-14 --target=wasm32 -nostdlib -ffreestanding -mbulk-memory)
 # ── The harness, once per allocator ──────────────────────────────────────────────────────────
 echo "bench.sh: building the harness for each allocator" >&2
 harness_flags=(-O2 -std=c++20 -fno-builtin -fno-exceptions -Wall -Wextra)
-quietly "${wasi[@]}" "${harness_flags[@]}" -c bench/harness.cpp -o "$out/harness-wasi.o"
-quietly em++ "${harness_flags[@]}" -c bench/harness.cpp -o "$out/harness-emscripten.o"
+# The traces with more live blocks than the harness's slots (a real program's: below) run on a
+# second set of modules, "wide", with room for more (bench/harness.cpp, BENCH_SLOTS).
+wide_slots=262144
+for harness in "" -wide; do
+  slots=()
+  [[ -n $harness ]] && slots=(-DBENCH_SLOTS=$wide_slots)
+  quietly "${wasi[@]}" "${harness_flags[@]}" "${slots[@]}" -c bench/harness.cpp \
+    -o "$out/harness$harness-wasi.o"
+  quietly em++ "${harness_flags[@]}" "${slots[@]}" -c bench/harness.cpp \
+    -o "$out/harness$harness-emscripten.o"
+done
 quietly "${wasi_c[@]}" -O2 -fno-builtin -c bench/bump_malloc.c -o "$out/bump-wasi.o"
 quietly "${wasi_c[@]}" -O2 -fno-builtin -DFREE_LISTS=1 -c bench/bump_malloc.c \
   -o "$out/free-lists-wasi.o"
@@ -73,8 +99,10 @@ max_memory=2147483648
 wasi_harness() {
   local name=$1
   shift
-  quietly "${wasi[@]}" -mexec-model=reactor -Wl,--max-memory=$max_memory "$out/harness-wasi.o" \
-    "$@" -o "$out/wasi-$name.wasm"
+  for harness in "" -wide; do
+    quietly "${wasi[@]}" -mexec-model=reactor -Wl,--max-memory=$max_memory \
+      "$out/harness$harness-wasi.o" "$@" -o "$out/wasi-$name$harness.wasm"
+  done
 }
 wasi_harness kitalloc build/bench-wasi/libkitalloc.a
 wasi_harness dlmalloc
@@ -92,16 +120,20 @@ quietly "${wasi[@]}" -mexec-model=reactor -Wl,--max-memory=$max_memory "$out/hea
   -o "$out/heaps-dlmalloc.wasm"
 
 # Emscripten's defaults, except a 64 KiB stack (wasm-ld's default, as in the WASI modules) and
-# a 512 KiB initial memory instead of 16 MiB, so that memory figures show each allocator's growth.
+# a 512 KiB initial memory instead of 16 MiB, so that memory figures show each allocator's growth
+# (the wide modules: the same room above their bigger slot table, 20 bytes a slot there, 16 in
+# the default modules' 16,384).
 emscripten_flags=(-O2 -sMODULARIZE=1 -sEXPORT_NAME=createBenchModule -sWASM_ASYNC_COMPILATION=0
   -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=$max_memory -sTOTAL_STACK=65536
-  -sINITIAL_MEMORY=524288 --js-library bench/emscripten_imports.js)
+  --js-library bench/emscripten_imports.js)
 # emscripten_harness <name> <malloc flags...>
 emscripten_harness() {
   local name=$1
   shift
-  quietly em++ "${emscripten_flags[@]}" "$out/harness-emscripten.o" "$@" \
-    -o "$out/emscripten-$name.js"
+  quietly em++ "${emscripten_flags[@]}" -sINITIAL_MEMORY=524288 "$out/harness-emscripten.o" \
+    "$@" -o "$out/emscripten-$name.js"
+  quietly em++ "${emscripten_flags[@]}" -sINITIAL_MEMORY=$((524288 + wide_slots * 20 - 16384 * 16)) \
+    "$out/harness-wide-emscripten.o" "$@" -o "$out/emscripten-$name-wide.js"
 }
 emscripten_harness kitalloc -sMALLOC=none build/bench-emscripten/libkitalloc.a
 emscripten_harness dlmalloc -sMALLOC=dlmalloc
@@ -212,7 +244,8 @@ if [[ ${KITALLOC_BENCH_QUICK:-0} == 1 ]]; then
 fi
 echo "bench.sh: running ($runs runs, allocators interleaved)" >&2
 node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.mjs \
-  --out "$out/results.json" --runs "$runs" "${run_options[@]}" --traces bench/traces \
+  --out "$out/results.json" --runs "$runs" "${run_options[@]}" \
+  --traces bench/traces --traces "$out/traces" \
   --reference "wasi-libc dlmalloc" --subject "kitalloc" \
   --allocator "kitalloc=wasi:$out/wasi-kitalloc.wasm" \
   --allocator "wasi-libc dlmalloc=wasi:$out/wasi-dlmalloc.wasm" \
@@ -221,6 +254,13 @@ node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.
   --allocator "kitalloc (Emscripten)=emscripten:$out/emscripten-kitalloc.js" \
   --allocator "Emscripten dlmalloc=emscripten:$out/emscripten-dlmalloc.js" \
   --allocator "emmalloc=emscripten:$out/emscripten-emmalloc.js" \
+  --wide "kitalloc=$out/wasi-kitalloc-wide.wasm" \
+  --wide "wasi-libc dlmalloc=$out/wasi-dlmalloc-wide.wasm" \
+  --wide "bump (floor)=$out/wasi-bump-wide.wasm" \
+  --wide "free lists (ceiling)=$out/wasi-free-lists-wide.wasm" \
+  --wide "kitalloc (Emscripten)=$out/emscripten-kitalloc-wide.js" \
+  --wide "Emscripten dlmalloc=$out/emscripten-dlmalloc-wide.js" \
+  --wide "emmalloc=$out/emscripten-emmalloc-wide.js" \
   --heaps "kitalloc=$out/heaps-kitalloc.wasm" \
   --heaps "wasi-libc dlmalloc=$out/heaps-dlmalloc.wasm"
 
