@@ -423,6 +423,81 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
     CHECK(address(shifted) == address(buffer.begin()) + 8);
   }
 
+  TEST_CASE("create pads the state so the first payload gets the alignment asked for") {
+    Buffer buffer(8192);
+    for (uint32_t shift : {0u, 8u}) { // begin 0 or 8 past a 16-byte boundary
+      for (uint32_t align_bits = kit::kWordShift; align_bits <= kit::kMaxFirstAlignBits;
+           ++align_bits) {
+        CAPTURE(shift);
+        CAPTURE(align_bits);
+        char* begin = buffer.begin() + shift;
+        SimpleAllocator* region = SimpleAllocator::create(begin, buffer.end(), 0, align_bits);
+        REQUIRE(region != nullptr);
+        uintptr_t state_end = address(begin) + sizeof(SimpleAllocator);
+        CHECK(region->heap_start() - state_end < (uintptr_t(1) << align_bits));
+        // The first block of that alignment starts at heap_start: no gap became a free block.
+        void* first = region->alloc(1, align_bits);
+        CHECK(address(first) == region->heap_start() + 4);
+        CHECK(address(first) % (uintptr_t(1) << align_bits) == 0);
+        CHECK(region->stats().fragments == 0);
+        CHECK(region->check() == nullptr);
+      }
+    }
+    CHECK(SimpleAllocator::create(buffer.begin(), buffer.end(), 0, kit::kMaxFirstAlignBits + 1) ==
+          nullptr);
+    // Room for the state and one block, but not for the padding as well.
+    char* begin = buffer.begin() + 8;
+    char* tight = begin + sizeof(SimpleAllocator) + kit::kMinBlockBytes;
+    CHECK(SimpleAllocator::create(begin, tight, 0, 2) != nullptr);
+    CHECK(SimpleAllocator::create(begin, tight, 0, 4) == nullptr);
+  }
+
+  TEST_CASE("alloc_from_bump: what alloc_local returns, or nothing when a free block may serve") {
+    // Two regions fed the same requests: one through alloc_from_bump (then alloc_local when it
+    // declines), one through alloc_local alone; they must stay identical.
+    Region fast(256 * 1024), plain(256 * 1024);
+    std::vector<void*> fast_blocks, plain_blocks;
+    uint32_t bumped = 0, declined = 0;
+    srand(7);
+    for (int step = 0; step < 20000; ++step) {
+      if (!fast_blocks.empty() && rand() % 3 == 0) {
+        size_t victim = size_t(rand()) % fast_blocks.size();
+        REQUIRE(fast.allocator->dealloc(fast_blocks[victim]));
+        REQUIRE(plain.allocator->dealloc(plain_blocks[victim]));
+        fast_blocks[victim] = fast_blocks.back();
+        plain_blocks[victim] = plain_blocks.back();
+        fast_blocks.pop_back();
+        plain_blocks.pop_back();
+        continue;
+      }
+      size_t word_count = 1 + size_t(rand()) % (rand() % 8 == 0 ? 600 : 30);
+      uint32_t align_bits = 2 + uint32_t(rand()) % 3;
+      void* expected = plain.allocator->alloc_local(word_count, align_bits);
+      void* got = fast.allocator->alloc_from_bump(word_count, align_bits);
+      if (got != nullptr) {
+        bumped += 1;
+        // alloc_local took the bump area as well, and no free block could have served.
+        CHECK(address(got) - address(fast.buffer.begin()) ==
+              address(expected) - address(plain.buffer.begin()));
+      } else {
+        declined += 1;
+        got = fast.allocator->alloc_local(word_count, align_bits);
+        CHECK((got == nullptr) == (expected == nullptr));
+        if (got != nullptr)
+          CHECK(address(got) - address(fast.buffer.begin()) ==
+                address(expected) - address(plain.buffer.begin()));
+      }
+      if (got == nullptr || expected == nullptr)
+        continue;
+      fast_blocks.push_back(got);
+      plain_blocks.push_back(expected);
+    }
+    CHECK(same(fast.stats(), plain.stats()));
+    fast.CHECK_CHECK_OK();
+    CHECK(bumped > 100); // both paths were taken
+    CHECK(declined > 1000);
+  }
+
   TEST_CASE("dealloc refuses what it did not hand out, and changes nothing") {
     Region region;
     Region other;

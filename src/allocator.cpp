@@ -15,13 +15,6 @@ size_t pages_for(size_t bytes) {
   return bytes > SIZE_MAX - kPageMask ? SIZE_MAX : (bytes + kPageMask) >> kPageShift;
 }
 
-// Payload words for `bytes`, the block rounded to the alignment up to 16 bytes so that
-// neighbouring blocks keep the usual alignment without gaps.
-size_t word_count_for(size_t bytes, uint32_t align_bits) {
-  size_t grain = size_t(1) << (align_bits < 2 ? 2 : align_bits > 4 ? 4 : align_bits);
-  return ((bytes + kWordBytes + grain - 1) & ~(grain - 1)) / kWordBytes - 1;
-}
-
 // Bytes of bump area that surely hold such a block, wherever the bump pointer is.
 size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
   size_t align_bytes = size_t(1) << align_bits;
@@ -78,7 +71,10 @@ SimpleAllocator* Allocator::add_region(Space& space, void* begin, void* end) {
   if (!fresh_tag && free_tag_count_ == 0)
     return nullptr;
   uint32_t tag = fresh_tag ? tag_limit_ : free_tags_[free_tag_first_];
-  SimpleAllocator* region = SimpleAllocator::create(begin, end, tag);
+  // Handle regions place their blocks themselves (see "Spaces"); the others serve malloc's
+  // alignment first.
+  SimpleAllocator* region = SimpleAllocator::create(
+      begin, end, tag, space.handle_blocks ? kWordShift : kParkedGrainShift);
   if (region == nullptr)
     return nullptr;
   if (fresh_tag) {
@@ -136,11 +132,16 @@ void* Allocator::alloc_block(Space& space, size_t bytes, uint32_t align_bits, bo
     *fresh = false;
   if (align_bits > kMaxAlignBits)
     return nullptr;
-  void* payload = bytes > kMaxAllocBytes
-                      ? alloc_large(space, bytes, fresh)
-                      : alloc_small(space, word_count_for(bytes, align_bits), align_bits);
+  // Each branch knows its kind of block: usable_size() would look the page up.
+  if (bytes > kMaxAllocBytes) {
+    void* payload = alloc_large(space, bytes, fresh);
+    if (payload != nullptr)
+      count_added(space, run_bytes(page_number(uintptr_t(payload))));
+    return payload;
+  }
+  void* payload = alloc_small(space, word_count_for(bytes, align_bits), align_bits);
   if (payload != nullptr)
-    count_added(space, usable_size(payload));
+    count_added(space, small_block_bytes(payload));
   return payload;
 }
 
@@ -575,6 +576,10 @@ bool Allocator::free_block(void* ptr) {
     count_removed(space, bytes);
     return true;
   }
+  return free_small(ptr);
+}
+
+bool Allocator::free_small(void* ptr) {
   size_t bytes = small_block_bytes(ptr);
   uint32_t tag = SimpleAllocator::tag_of(ptr);
   if (tag >= tag_limit_)

@@ -222,9 +222,11 @@ private:
     Space* owner;
   };
 
-  // alloc and free without the parked lists.
+  // alloc and free without the parked lists; free_small for a pointer that cannot be a large
+  // block (not page-aligned).
   void* alloc_block(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
   bool free_block(void* ptr);
+  bool free_small(void* ptr);
   void* take_parked(size_t bytes);
   void unlink_parked(uint32_t bin, void* before, void* payload);
   bool park(void* ptr);
@@ -389,20 +391,40 @@ inline uint32_t parked_bin_for(size_t bytes) {
 }
 inline uint32_t parked_payload_bytes(uint32_t bin) { return (parked_units(bin) - 1) * kWordBytes; }
 
+// Payload words for `bytes`, the block rounded to the alignment up to 16 bytes so that
+// neighbouring blocks keep the usual alignment without gaps.
+inline size_t word_count_for(size_t bytes, uint32_t align_bits) {
+  size_t grain = size_t(1) << (align_bits < 2 ? 2 : align_bits > 4 ? 4 : align_bits);
+  return ((bytes + kWordBytes + grain - 1) & ~(grain - 1)) / kWordBytes - 1;
+}
+
+// The main heap's usual requests are served here, inlined into the C ABI: by a parked block
+// of the size, else, while nothing is parked, from the newest region's bump area when no free
+// block there could serve (what alloc_small would return then). The rest by alloc_block.
 KIT_HOT_PATH void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
-  if (&space == &main_ && bytes <= kParkedMaxBytes && align_bits <= kParkedGrainShift)
-    if (void* payload = take_parked(bytes)) {
+  if (&space == &main_ && align_bits <= kParkedGrainShift) {
+    void* payload = bytes <= kParkedMaxBytes ? take_parked(bytes) : nullptr;
+    if (payload == nullptr && parked_blocks_ == 0 && bytes <= kMaxAllocBytes &&
+        main_.small != nullptr) {
+      payload = main_.small->alloc_from_bump(word_count_for(bytes, align_bits), align_bits);
+      if (payload != nullptr)
+        count_added(main_, small_block_bytes(payload));
+    }
+    if (payload != nullptr) {
       if (fresh != nullptr)
         *fresh = false;
       return payload;
     }
+  }
   return alloc_block(space, bytes, align_bits, fresh);
 }
 
 // A page-aligned pointer may be a large block, whose word before is not its own: it is not
-// parked (nor are the rare small blocks that start on a page).
+// parked (nor are the rare small blocks that start on a page). Any other is a small block.
 KIT_HOT_PATH bool Allocator::free(void* ptr) {
-  return ((uintptr_t(ptr) & (kPageBytes - 1)) != 0 && park(ptr)) || free_block(ptr);
+  if ((uintptr_t(ptr) & (kPageBytes - 1)) == 0)
+    return free_block(ptr);
+  return park(ptr) || free_small(ptr);
 }
 
 // The newest parked block that holds `bytes` (the smallest list that does), now used again;

@@ -8,21 +8,10 @@ namespace {
 constexpr uint32_t kNextLink = 1;
 constexpr uint32_t kPrevLink = 2;
 
-constexpr uint32_t header(uint32_t units, uint32_t flags) { return units << kFlagBits | flags; }
 constexpr uint32_t with_units(uint32_t header_word, uint32_t units) {
   return (header_word & ~kSizeField) | units << kFlagBits;
 }
 
-// 2^class_bits classes per power of two; sizes below 2^class_bits have a class each.
-constexpr uint32_t size_class(uint32_t units, uint32_t class_bits) {
-  uint32_t exact = 1u << class_bits;
-  if (units < exact)
-    return units - 1;
-  uint32_t log2 = 31 - __builtin_clz(units);
-  uint32_t cls =
-      exact - 1 + (log2 - class_bits) * exact + ((units >> (log2 - class_bits)) & (exact - 1));
-  return cls < kClassCount - 1 ? cls : kClassCount - 1;
-}
 // The class after size_class(units) holds only larger blocks (see the header).
 static_assert(size_class(1, 2) == 0 && size_class(4, 2) == 3 && size_class(7, 2) == 6);
 static_assert(size_class(8, 2) == 7 && size_class(9, 2) == 7 && size_class(10, 2) == 8);
@@ -30,29 +19,25 @@ static_assert(size_class(7, 3) == 6 && size_class(8, 3) == 7 && size_class(15, 3
 static_assert(size_class(16, 3) == 15 && size_class(17, 3) == 15 && size_class(18, 3) == 16);
 static_assert(size_class(kMaxAllocWords + 1, kWordClassBits) < kClassCount - 1);
 static_assert(size_class(kMaxBlockUnits, kPageClassBits) < kClassCount - 1);
-
-// nonempty_classes_ is two 64-bit words: class c is bit c % 64 of word c / 64.
-constexpr uint32_t kClassesPerWord = 64;
-constexpr uint64_t class_bit(uint32_t cls) { return uint64_t(1) << (cls % kClassesPerWord); }
 static_assert(kClassCount == 2 * kClassesPerWord);
-
-constexpr uint32_t at_least(uint32_t units, uint32_t minimum) {
-  return units < minimum ? minimum : units;
-}
 
 } // namespace
 
-SimpleAllocator* SimpleAllocator::create(void* begin, void* end, uint32_t tag) {
+SimpleAllocator* SimpleAllocator::create(void* begin, void* end, uint32_t tag,
+                                         uint32_t first_align_bits) {
   uintptr_t first = (uintptr_t(begin) + 7) & ~uintptr_t(7);
   uintptr_t last = uintptr_t(end) & ~uintptr_t(kWordBytes - 1);
-  if (begin == nullptr || first < uintptr_t(begin) || last < first || tag > kMaxRegionTag)
+  if (begin == nullptr || first < uintptr_t(begin) || last < first || tag > kMaxRegionTag ||
+      first_align_bits > kMaxFirstAlignBits)
     return nullptr;
+  uintptr_t first_payload = first + sizeof(SimpleAllocator) + kWordBytes;
+  uintptr_t padding = (0 - first_payload) & ((uintptr_t(1) << first_align_bits) - 1);
   uintptr_t bytes = last - first;
-  if (bytes > kMaxRegionBytes || bytes < sizeof(SimpleAllocator) + kMinBlockBytes)
+  if (bytes > kMaxRegionBytes || bytes < sizeof(SimpleAllocator) + padding + kMinBlockBytes)
     return nullptr;
   auto* region = new (reinterpret_cast<void*>(first)) SimpleAllocator;
   region->base_.value = first;
-  region->heap_start_ = sizeof(SimpleAllocator) / kWordBytes;
+  region->heap_start_ = uint32_t((sizeof(SimpleAllocator) + padding) / kWordBytes);
   region->unused_start_ = region->heap_start_;
   region->end_ = uint32_t(bytes / kWordBytes);
   region->tag_bits_ = tag << kTagShift;
@@ -78,21 +63,9 @@ Word& SimpleAllocator::footer_of(uint32_t block, uint32_t units) const {
   return reinterpret_cast<Word*>(address_of(block + units))[-1];
 }
 
-void* SimpleAllocator::payload_of(uint32_t block) const { return &word_at(block, 1); }
-
 bool SimpleAllocator::contains(const void* ptr) const {
   uintptr_t offset = uintptr_t(ptr) - base_.value; // wraps for ptr below the region
   return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
-}
-
-// Units to skip before `block` so the payload gets align_bits: 0, or a gap big enough to be a
-// free block of its own, so nothing is lost to alignment.
-uint32_t SimpleAllocator::gap_for(uint32_t block, uint32_t align_bits) const {
-  uintptr_t align_mask = (uintptr_t(1) << align_bits) - 1;
-  auto gap = uint32_t(((0 - uintptr_t(payload_of(block))) & align_mask) >> unit_shift_);
-  if (gap != 0 && gap < min_units())
-    gap += at_least(uint32_t((align_mask + 1) >> unit_shift_), min_units());
-  return gap;
 }
 
 void SimpleAllocator::push_free(uint32_t block, uint32_t units) {
@@ -128,11 +101,6 @@ void SimpleAllocator::unlink_free(uint32_t block) {
   fragment_units_ -= units;
 }
 
-void SimpleAllocator::make_used(uint32_t block, uint32_t units, bool prev_free) {
-  word_at(block, 0) = header(units, prev_free ? kPrevFree : 0) | tag_bits_;
-  live_blocks_ += 1;
-}
-
 // Turns [block, block + units), whose block before is used, into free space: merged with a
 // free block after it, or given back to the bump area when it touches it (I3, I4).
 void SimpleAllocator::release(uint32_t block, uint32_t units) {
@@ -154,19 +122,19 @@ void SimpleAllocator::release(uint32_t block, uint32_t units) {
 void* SimpleAllocator::alloc(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  return alloc_in_chain(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits, true);
+  return alloc_in_chain(units_for_words(word_count), align_bits, true);
 }
 
 void* SimpleAllocator::alloc_free_block(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  return alloc_in_chain(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits, false);
+  return alloc_in_chain(units_for_words(word_count), align_bits, false);
 }
 
 void* SimpleAllocator::alloc_local(size_t word_count, uint32_t align_bits) {
   if (word_count > kMaxAllocWords || align_bits > kMaxAlignBits)
     return nullptr;
-  return alloc_here(at_least(uint32_t(word_count) + 1, kMinBlockWords), align_bits, true);
+  return alloc_here(units_for_words(word_count), align_bits, true);
 }
 
 void* SimpleAllocator::alloc_units(size_t units) {
@@ -233,18 +201,7 @@ void* SimpleAllocator::alloc_here(uint32_t units, uint32_t align_bits, bool may_
       }
     }
   }
-  if (!may_bump)
-    return nullptr;
-
-  uint32_t start = unused_start_;
-  uint32_t gap = gap_for(start, align_bits);
-  if (gap + units > end_ - start)
-    return nullptr;
-  if (gap != 0)
-    push_free(start, gap);
-  make_used(start + gap, units, gap != 0);
-  unused_start_ = start + gap + units;
-  return payload_of(start + gap);
+  return may_bump ? bump(units, align_bits) : nullptr;
 }
 
 // The region holding ptr as the payload of one of its used blocks, or nullptr.

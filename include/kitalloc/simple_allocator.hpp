@@ -9,9 +9,13 @@
 // small regions and large blocks in). A word region holds its own state first, so base is the
 // state:
 //
-//   begin (8-aligned) = base                                           end
-//   │ state (584 B) │ block │ block │ ... │ block │ unused (bump area)  │
-//                   ^ heap_start                  ^ unused_start
+//   begin (8-aligned) = base                                             end
+//   │ state (584 B) │ pad │ block │ block │ ... │ block │ unused (bump area)  │
+//                         ^ heap_start                  ^ unused_start
+//
+// The padding (0..12 bytes) makes the first block's payload as aligned as the region's owner
+// asks (16 bytes for malloc's regions): were that block's alignment gap a free block, no block
+// of that alignment would ever fit it, and it would sit in a free list for good.
 //
 // A page store manages 64 KiB pages without writing into them: each page has a 16-byte entry
 // in a page map (base), and the store's blocks are runs of entries, laid out exactly like a
@@ -121,6 +125,7 @@ inline constexpr uint32_t kMaxAllocBytes = 32 * 1024 - 1;
 inline constexpr uint32_t kMaxAllocWords = (kMaxAllocBytes + kWordBytes + 15) / 16 * 4 - 1;
 // Payload alignment up to 64 KiB (a wasm page); align_bits counts trailing zero bits.
 inline constexpr uint32_t kMaxAlignBits = 16;
+inline constexpr uint32_t kMaxFirstAlignBits = 4; // a word region's first payload (see create)
 inline constexpr uint32_t kClassCount = 128;
 // Classes per power of two: 2^kWordClassBits in word regions, 2^kPageClassBits in a page store
 // (see "Free lists").
@@ -143,6 +148,29 @@ inline constexpr uint32_t kParkedTagWord = 3;
 
 constexpr uint32_t units_of(uint32_t header_word) {
   return (header_word & kSizeField) >> kFlagBits;
+}
+constexpr uint32_t header(uint32_t units, uint32_t flags) { return units << kFlagBits | flags; }
+
+// 2^class_bits classes per power of two; sizes below 2^class_bits have a class each.
+constexpr uint32_t size_class(uint32_t units, uint32_t class_bits) {
+  uint32_t exact = 1u << class_bits;
+  if (units < exact)
+    return units - 1;
+  uint32_t log2 = 31 - __builtin_clz(units);
+  uint32_t cls =
+      exact - 1 + (log2 - class_bits) * exact + ((units >> (log2 - class_bits)) & (exact - 1));
+  return cls < kClassCount - 1 ? cls : kClassCount - 1;
+}
+// nonempty_classes is two 64-bit words: class c is bit c % 64 of word c / 64.
+inline constexpr uint32_t kClassesPerWord = 64;
+constexpr uint64_t class_bit(uint32_t cls) { return uint64_t(1) << (cls % kClassesPerWord); }
+
+constexpr uint32_t at_least(uint32_t units, uint32_t minimum) {
+  return units < minimum ? minimum : units;
+}
+// A word region's block for a payload of word_count words: the header and at least 16 bytes.
+constexpr uint32_t units_for_words(size_t word_count) {
+  return at_least(uint32_t(word_count) + 1, kMinBlockWords);
 }
 
 // A pointer or address stored in 8 bytes on every target, so that what holds it (a region's
@@ -169,9 +197,12 @@ inline void add_stats(RegionStats& sum, const RegionStats& more) {
 class SimpleAllocator {
 public:
   // A word region: places the state at the start of [begin, end) (begin rounded up to 8
-  // bytes, end down to a word) and returns it. Returns nullptr, touching nothing, if the range
-  // is inverted, larger than kMaxRegionBytes, or too small for the state and one block.
-  static SimpleAllocator* create(void* begin, void* end, uint32_t tag = 0);
+  // bytes, end down to a word) and returns it; its first block starts where its payload gets
+  // first_align_bits (see "Region"). Returns nullptr, touching nothing, if the range is
+  // inverted, larger than kMaxRegionBytes, too small for the state and one block, or
+  // first_align_bits is above kMaxFirstAlignBits.
+  static SimpleAllocator* create(void* begin, void* end, uint32_t tag = 0,
+                                 uint32_t first_align_bits = kWordShift);
   template <size_t N> static SimpleAllocator* create(uint32_t (&words)[N]) {
     return create(words, words + N);
   }
@@ -192,6 +223,12 @@ public:
   // The same in units, header included: a page store's runs. nullptr if units is 0 or above
   // kMaxBlockUnits.
   void* alloc_units(size_t units);
+  // alloc_local's fast path, inlined into the layer above: when no free list of the
+  // request's class or above has a block (alloc_local would bump), the bump area's block, as
+  // alloc_local would return it; nullptr when one has, or the bump area is short (alloc_local
+  // or alloc decides then). word_count at most kMaxAllocWords, align_bits at most
+  // kMaxAlignBits: the caller's to ensure.
+  void* alloc_from_bump(size_t word_count, uint32_t align_bits);
 
   // Frees a block returned by alloc of any region in the chain. Returns false, changing
   // nothing, if ptr lies in no region of the chain, is not where a payload starts, or its
@@ -295,6 +332,8 @@ private:
 
   void* alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump);
   void* alloc_here(uint32_t units, uint32_t align_bits, bool may_bump);
+  bool has_free_from_class(uint32_t cls) const;
+  void* bump(uint32_t units, uint32_t align_bits);
   uint32_t best_fit(uint32_t head, uint32_t units) const;
   void make_used(uint32_t block, uint32_t units, bool prev_free);
   void push_free(uint32_t block, uint32_t units);
@@ -334,6 +373,49 @@ inline uint32_t SimpleAllocator::block_of(const void* ptr) const {
 // 16 bytes: a header, two links and a footer.
 inline uint32_t SimpleAllocator::min_units() const {
   return ((kMinBlockBytes - 1) >> unit_shift_) + 1;
+}
+
+inline void* SimpleAllocator::payload_of(uint32_t block) const { return &word_at(block, 1); }
+
+// Units to skip before `block` so the payload gets align_bits: 0, or a gap big enough to be a
+// free block of its own, so nothing is lost to alignment.
+inline uint32_t SimpleAllocator::gap_for(uint32_t block, uint32_t align_bits) const {
+  uintptr_t align_mask = (uintptr_t(1) << align_bits) - 1;
+  auto gap = uint32_t(((0 - uintptr_t(payload_of(block))) & align_mask) >> unit_shift_);
+  if (gap != 0 && gap < min_units())
+    gap += at_least(uint32_t((align_mask + 1) >> unit_shift_), min_units());
+  return gap;
+}
+
+inline void SimpleAllocator::make_used(uint32_t block, uint32_t units, bool prev_free) {
+  word_at(block, 0) = header(units, prev_free ? kPrevFree : 0) | tag_bits_;
+  live_blocks_ += 1;
+}
+
+// Whether a list of class cls or above has a block.
+inline bool SimpleAllocator::has_free_from_class(uint32_t cls) const {
+  uint32_t word = cls / kClassesPerWord;
+  return (nonempty_classes_[word] & ~(class_bit(cls) - 1)) != 0 ||
+         (word == 0 && nonempty_classes_[1] != 0);
+}
+
+// The bump area's next block of `units` whose payload gets align_bits (a gap below it becomes
+// a free block), or nullptr when the bump area is short.
+inline void* SimpleAllocator::bump(uint32_t units, uint32_t align_bits) {
+  uint32_t start = unused_start_;
+  uint32_t gap = gap_for(start, align_bits);
+  if (gap + units > end_ - start)
+    return nullptr;
+  if (gap != 0)
+    push_free(start, gap);
+  make_used(start + gap, units, gap != 0); // the block before the bump area is used (I4)
+  unused_start_ = start + gap + units;
+  return payload_of(start + gap);
+}
+
+inline void* SimpleAllocator::alloc_from_bump(size_t word_count, uint32_t align_bits) {
+  uint32_t units = units_for_words(word_count);
+  return has_free_from_class(size_class(units, class_bits_)) ? nullptr : bump(units, align_bits);
 }
 
 inline bool SimpleAllocator::holds_own_used_block(const void* ptr) const {
