@@ -2,6 +2,8 @@
 #include "kitalloc/simple_allocator.hpp"
 
 namespace kit {
+using namespace detail;
+
 namespace {
 
 // Words of a free block after the header.

@@ -149,6 +149,9 @@ inline constexpr uint32_t kParkedTagWord = 3;
 constexpr uint32_t units_of(uint32_t header_word) {
   return (header_word & kSizeField) >> kFlagBits;
 }
+
+// The core's own arithmetic, here so that its hot paths inline into the layer above.
+namespace detail {
 constexpr uint32_t header(uint32_t units, uint32_t flags) { return units << kFlagBits | flags; }
 
 // 2^class_bits classes per power of two; sizes below 2^class_bits have a class each.
@@ -172,6 +175,7 @@ constexpr uint32_t at_least(uint32_t units, uint32_t minimum) {
 constexpr uint32_t units_for_words(size_t word_count) {
   return at_least(uint32_t(word_count) + 1, kMinBlockWords);
 }
+} // namespace detail
 
 // A pointer or address stored in 8 bytes on every target, so that what holds it (a region's
 // state, a large run's header) has one layout on wasm32 and on a 64-bit host.
@@ -223,9 +227,9 @@ public:
   // The same in units, header included: a page store's runs. nullptr if units is 0 or above
   // kMaxBlockUnits.
   void* alloc_units(size_t units);
-  // alloc_local's fast path, inlined into the layer above: when no free list of the
-  // request's class or above has a block (alloc_local would bump), the bump area's block, as
-  // alloc_local would return it; nullptr when one has, or the bump area is short (alloc_local
+  // alloc_local's fast path, defined here for the layer above to inline: when no free list of
+  // the request's class or above has a block (alloc_local would bump), the bump area's block,
+  // as alloc_local would return it; nullptr when one has, or the bump area is short (alloc_local
   // or alloc decides then). word_count at most kMaxAllocWords, align_bits at most
   // kMaxAlignBits: the caller's to ensure.
   void* alloc_from_bump(size_t word_count, uint32_t align_bits);
@@ -383,19 +387,19 @@ inline uint32_t SimpleAllocator::gap_for(uint32_t block, uint32_t align_bits) co
   uintptr_t align_mask = (uintptr_t(1) << align_bits) - 1;
   auto gap = uint32_t(((0 - uintptr_t(payload_of(block))) & align_mask) >> unit_shift_);
   if (gap != 0 && gap < min_units())
-    gap += at_least(uint32_t((align_mask + 1) >> unit_shift_), min_units());
+    gap += detail::at_least(uint32_t((align_mask + 1) >> unit_shift_), min_units());
   return gap;
 }
 
 inline void SimpleAllocator::make_used(uint32_t block, uint32_t units, bool prev_free) {
-  word_at(block, 0) = header(units, prev_free ? kPrevFree : 0) | tag_bits_;
+  word_at(block, 0) = detail::header(units, prev_free ? kPrevFree : 0) | tag_bits_;
   live_blocks_ += 1;
 }
 
 // Whether a list of class cls or above has a block.
 inline bool SimpleAllocator::has_free_from_class(uint32_t cls) const {
-  uint32_t word = cls / kClassesPerWord;
-  return (nonempty_classes_[word] & ~(class_bit(cls) - 1)) != 0 ||
+  uint32_t word = cls / detail::kClassesPerWord;
+  return (nonempty_classes_[word] & ~(detail::class_bit(cls) - 1)) != 0 ||
          (word == 0 && nonempty_classes_[1] != 0);
 }
 
@@ -414,8 +418,9 @@ inline void* SimpleAllocator::bump(uint32_t units, uint32_t align_bits) {
 }
 
 inline void* SimpleAllocator::alloc_from_bump(size_t word_count, uint32_t align_bits) {
-  uint32_t units = units_for_words(word_count);
-  return has_free_from_class(size_class(units, class_bits_)) ? nullptr : bump(units, align_bits);
+  uint32_t units = detail::units_for_words(word_count);
+  return has_free_from_class(detail::size_class(units, class_bits_)) ? nullptr
+                                                                     : bump(units, align_bits);
 }
 
 inline bool SimpleAllocator::holds_own_used_block(const void* ptr) const {
