@@ -398,25 +398,27 @@ inline size_t word_count_for(size_t bytes, uint32_t align_bits) {
   return ((bytes + kWordBytes + grain - 1) & ~(grain - 1)) / kWordBytes - 1;
 }
 
-// The main heap's usual requests are served here, inlined into the C ABI: by a parked block
-// of the size, else, while nothing is parked, from the newest region's bump area when no free
-// block there could serve (what alloc_small would return then). The rest by alloc_block.
+// The usual requests are served here, inlined into the C ABI: in the main heap by a parked
+// block of the size; else, in any space, from the newest region's bump area when no free block
+// there could serve: alloc_small's first try then (but the main heap's parked blocks go back
+// to their regions before its bump area is used, so only while none is parked). The rest by
+// alloc_block.
 KIT_HOT_PATH void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_bits, bool* fresh) {
-  if (&space == &main_ && align_bits <= kParkedGrainShift) {
-    void* payload = bytes <= kParkedMaxBytes ? take_parked(bytes) : nullptr;
-    if (payload == nullptr && parked_blocks_ == 0 && bytes <= kMaxAllocBytes &&
-        main_.small != nullptr) {
-      payload = main_.small->alloc_from_bump(word_count_for(bytes, align_bits), align_bits);
-      if (payload != nullptr)
-        count_added(main_, small_block_bytes(payload));
-    }
-    if (payload != nullptr) {
-      if (fresh != nullptr)
-        *fresh = false;
-      return payload;
-    }
+  bool main = &space == &main_;
+  void* payload = main && bytes <= kParkedMaxBytes && align_bits <= kParkedGrainShift
+                      ? take_parked(bytes)
+                      : nullptr;
+  if (payload == nullptr && bytes <= kMaxAllocBytes && align_bits <= kMaxAlignBits &&
+      space.small != nullptr && (!main || parked_blocks_ == 0)) {
+    payload = space.small->alloc_from_bump(word_count_for(bytes, align_bits), align_bits);
+    if (payload != nullptr)
+      count_added(space, small_block_bytes(payload));
   }
-  return alloc_block(space, bytes, align_bits, fresh);
+  if (payload == nullptr)
+    return alloc_block(space, bytes, align_bits, fresh);
+  if (fresh != nullptr)
+    *fresh = false;
+  return payload;
 }
 
 // A page-aligned pointer may be a large block, whose word before is not its own: it is not
