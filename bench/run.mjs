@@ -57,24 +57,26 @@ const allocators = options.allocator.map((spec) => {
   return { label: match[1], flavour: match[2], file: path.resolve(match[3]) };
 });
 
-const wideFiles = new Map(options.wide.map((spec) => {
+// A `<label>=<module>` option's value.
+function labelledModule(spec, option) {
   const match = /^(.+?)=(.+)$/.exec(spec);
-  if (!match) throw new Error(`bad --wide ${spec}`);
-  if (!allocators.some(({ label }) => label === match[1])) {
-    throw new Error(`--wide ${spec}: no --allocator is labelled ${match[1]}`);
+  if (!match) throw new Error(`bad --${option} ${spec}`);
+  return { label: match[1], file: path.resolve(match[2]) };
+}
+
+const wideFiles = new Map(options.wide.map((spec) => {
+  const { label, file } = labelledModule(spec, 'wide');
+  if (!allocators.some((allocator) => allocator.label === label)) {
+    throw new Error(`--wide ${spec}: no --allocator is labelled ${label}`);
   }
-  return [match[1], path.resolve(match[2])];
+  return [label, file];
 }));
 if (wideFiles.size > 0 && wideFiles.size !== allocators.length) {
   throw new Error(`--wide modules for ${wideFiles.size} of the ${allocators.length} allocators: ` +
                   'a trace that needs them runs on every allocator, so every one needs one');
 }
 
-const heapsModules = options.heaps.map((spec) => {
-  const match = /^(.+?)=(.+)$/.exec(spec);
-  if (!match) throw new Error(`bad --heaps ${spec}`);
-  return { label: match[1], file: path.resolve(match[2]) };
-});
+const heapsModules = options.heaps.map((spec) => labelledModule(spec, 'heaps'));
 
 // One worker per allocator (bench/lib/worker.mjs, or heaps-worker.mjs for a --heaps module),
 // restarted when a job hangs.
