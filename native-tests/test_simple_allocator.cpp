@@ -452,6 +452,64 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
     CHECK(SimpleAllocator::create(begin, tight, 0, 4) == nullptr);
   }
 
+  TEST_CASE("a merged block heads its class's list, whether its neighbour did or not") {
+    // x1 and x2 free in one class; freeing a small block next to x1 grows x1 within its class
+    // (65 -> 69 words; the merged block starts at the small one when that comes first). When
+    // x1 heads the list, the merged block takes its place (x2's link to it changes); else it
+    // leaves the list and joins it at the head. Either way it is the next one taken.
+    for (bool small_first : {false, true}) {
+      for (bool x1_heads : {false, true}) {
+        CAPTURE(small_first);
+        CAPTURE(x1_heads);
+        Region region;
+        void* small_before = small_first ? region.alloc(3) : nullptr;
+        void* x1 = region.alloc(64);
+        void* small_after = small_first ? nullptr : region.alloc(3);
+        region.alloc(1);
+        void* x2 = region.alloc(64);
+        region.alloc(1);
+        region.dealloc(x1_heads ? x2 : x1, 64);
+        region.dealloc(x1_heads ? x1 : x2, 64);
+        region.dealloc(small_first ? small_before : small_after, 3); // checks the lists' links
+        CHECK(region.stats().fragments == 2);
+        CHECK(region.stats().fragment_words == 2 * 65 + 4);
+        void* merged = small_first ? small_before : x1;
+        CHECK(SimpleAllocator::block_units(merged) == 69);
+        CHECK(region.alloc(64) == merged);
+        CHECK(region.alloc(64) == x2);
+        region.CHECK_CHECK_OK();
+      }
+    }
+  }
+
+  TEST_CASE("a merge that changes the class moves the block to its new list") {
+    Region region;
+    void* a = region.alloc(14); // 15 words: class 14
+    void* b = region.alloc(3);
+    region.alloc(1);
+    region.dealloc(a, 14);
+    region.dealloc(b, 3); // 19 words: class 16
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.alloc(18) == a);
+    region.CHECK_CHECK_OK();
+  }
+
+  TEST_CASE("dealloc_own frees as dealloc does, for a block the caller checked") {
+    Region region;
+    void* a = region.alloc(7);
+    void* b = region.alloc(7);
+    region.alloc(1);
+    REQUIRE(region.allocator->holds_own_used_block(b));
+    region.allocator->dealloc_own(b);
+    REQUIRE(region.allocator->holds_own_used_block(a));
+    region.allocator->dealloc_own(a);
+    CHECK(region.stats().fragments == 1);
+    CHECK(region.stats().fragment_words == 16);
+    CHECK(region.stats().live_blocks == 1);
+    CHECK_FALSE(region.allocator->holds_own_used_block(a)); // what a caller checks first
+    region.CHECK_CHECK_OK();
+  }
+
   TEST_CASE("alloc_from_bump: what alloc_local returns, or nothing when a free block may serve") {
     // Two regions fed the same requests: one through alloc_from_bump (then alloc_local when it
     // declines), one through alloc_local alone; they must stay identical.

@@ -566,28 +566,22 @@ void Allocator::free_large(uint32_t page) {
   large_pages_ -= pages;
 }
 
-bool Allocator::free_block(void* ptr) {
-  if (uint32_t page = large_run_at(ptr)) {
-    Space& space = *space_of_code(entry(page).kind);
-    if (space.handle_blocks)
-      return false;
-    size_t bytes = run_bytes(page);
-    free_large(page);
-    count_removed(space, bytes);
-    return true;
-  }
-  return free_small(ptr);
+bool Allocator::free_large_block(uint32_t page) {
+  Space& space = *space_of_code(entry(page).kind);
+  if (space.handle_blocks)
+    return false;
+  size_t bytes = run_bytes(page);
+  free_large(page);
+  count_removed(space, bytes);
+  return true;
 }
 
 bool Allocator::free_small(void* ptr) {
-  size_t bytes = small_block_bytes(ptr);
-  uint32_t tag = SimpleAllocator::tag_of(ptr);
-  if (tag >= tag_limit_)
+  RegionSlot slot = used_block_slot(ptr);
+  if (slot.region == nullptr || slot.owner->handle_blocks)
     return false;
-  RegionSlot slot = regions_[tag];
-  if (slot.region == nullptr || slot.owner->handle_blocks || !slot.region->dealloc(ptr))
-    return false;
-  count_removed(*slot.owner, bytes);
+  count_removed(*slot.owner, small_block_bytes(ptr));
+  slot.region->dealloc_own(ptr);
   trim_slack(slot);
   return true;
 }
@@ -606,11 +600,9 @@ Space* Allocator::malloc_space_of(const void* ptr) const {
   if (uint32_t page = large_run_at(ptr)) {
     space = space_of_code(entry(page).kind);
   } else {
-    uint32_t tag = SimpleAllocator::tag_of(ptr);
-    if (tag >= tag_limit_ || regions_[tag].region == nullptr ||
-        !regions_[tag].region->holds_own_used_block(ptr))
+    space = used_block_slot(ptr).owner;
+    if (space == nullptr)
       return nullptr;
-    space = regions_[tag].owner;
   }
   return space->handle_blocks ? nullptr : space;
 }
@@ -662,10 +654,7 @@ const char* Allocator::block_problem(const void* ptr) const {
   if (uint32_t page = large_run_at(ptr)) {
     owner = space_of_code(entry(page).kind);
   } else {
-    uint32_t tag = SimpleAllocator::tag_of(ptr);
-    if (tag < tag_limit_ && regions_[tag].region != nullptr &&
-        regions_[tag].region->holds_used_block(ptr))
-      owner = regions_[tag].owner;
+    owner = used_block_slot(ptr).owner;
   }
   if (owner != nullptr)
     return owner->handle_blocks ? "a handle's block (kit_handle_free frees it)" : nullptr;

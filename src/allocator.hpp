@@ -222,11 +222,14 @@ private:
     Space* owner;
   };
 
-  // alloc and free without the parked lists; free_small for a pointer that cannot be a large
-  // block (not page-aligned).
+  // alloc without the parked lists.
   void* alloc_block(Space& space, size_t bytes, uint32_t align_bits, bool* fresh);
-  bool free_block(void* ptr);
+  // The slot of the region whose used block ptr is (its header's tag names the region, which
+  // confirms it); an empty slot for anything else. ptr must not be a large block.
+  RegionSlot used_block_slot(const void* ptr) const;
+  // free() for a block that is not large and was not parked.
   bool free_small(void* ptr);
+  bool free_large_block(uint32_t page);
   void* take_parked(size_t bytes);
   void unlink_parked(uint32_t bin, void* before, void* payload);
   bool park(void* ptr);
@@ -421,12 +424,21 @@ KIT_HOT_PATH void* Allocator::alloc(Space& space, size_t bytes, uint32_t align_b
   return payload;
 }
 
-// A page-aligned pointer may be a large block, whose word before is not its own: it is not
-// parked (nor are the rare small blocks that start on a page). Any other is a small block.
+// Only a page-aligned pointer may be a large block (whose word before is not its own). A small
+// block is parked if it can be, else given back to its region.
 KIT_HOT_PATH bool Allocator::free(void* ptr) {
   if ((uintptr_t(ptr) & (kPageBytes - 1)) == 0)
-    return free_block(ptr);
+    if (uint32_t page = large_run_at(ptr))
+      return free_large_block(page);
   return park(ptr) || free_small(ptr);
+}
+
+inline Allocator::RegionSlot Allocator::used_block_slot(const void* ptr) const {
+  uint32_t tag = SimpleAllocator::tag_of(ptr);
+  RegionSlot slot = tag < tag_limit_ ? regions_[tag] : RegionSlot{nullptr, nullptr};
+  if (slot.region == nullptr || !slot.region->holds_own_used_block(ptr))
+    return {nullptr, nullptr};
+  return slot;
 }
 
 // The newest parked block that holds `bytes` (the smallest list that does), now used again;
@@ -456,7 +468,7 @@ inline void Allocator::unlink_parked(uint32_t bin, void* before, void* payload) 
 
 // Parks a block of the main heap being freed, if it is of a parked size and its list has room;
 // false, changing nothing, otherwise (and for anything that is not a used block of a region
-// of the main heap, as far as its header tells).
+// of the main heap, as far as its header tells). Its cheap tests first: this is most frees.
 KIT_HOT_PATH bool Allocator::park(void* ptr) {
   constexpr uint32_t kGrainMask = (1u << kParkedGrainShift) - 1;
   uint32_t header_word = static_cast<const Word*>(ptr)[-1];

@@ -70,7 +70,8 @@
 // Bit c of `nonempty_classes` is set iff list c is non-empty. Link offsets are 0 for "none"
 // (offset 0 is never a block: it is the state, or address 0).
 // Allocation takes the head of the request's own class if it fits, else the head of the next
-// non-empty class (every block there fits): good fit in O(1), never a list walk. A page store
+// non-empty class (every block there fits): good fit in O(1), never a list walk. A freed
+// block (merged with its free neighbours) goes to the head of its class's list. A page store
 // takes the best fit among the first kBestFitScan blocks of a class's list (the smallest, the
 // lowest address among equals), from the first class where one of those fits: its lists
 // are short, and against the head, best fit cut the pages large blocks of random sizes end
@@ -240,6 +241,9 @@ public:
   // a word_count larger than the block.
   bool dealloc(void* ptr);
   bool dealloc(void* ptr, size_t word_count);
+  // dealloc for a used block of this region that holds_own_used_block has confirmed (the layer
+  // above checks a pointer once for all it does with it); anything else breaks the region.
+  void dealloc_own(void* ptr);
 
   // Resizes a block where it stands, to at least word_count words (units: header included):
   // a shrink splits off the tail; a growth takes the free block or bump area after it.
@@ -340,9 +344,11 @@ private:
   void* bump(uint32_t units, uint32_t align_bits);
   uint32_t best_fit(uint32_t head, uint32_t units) const;
   void make_used(uint32_t block, uint32_t units, bool prev_free);
+  void mark_free(uint32_t block, uint32_t units);
   void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
-  void release(uint32_t block, uint32_t units);
+  void take_list_place(uint32_t listed, uint32_t block, uint32_t cls);
+  void release(uint32_t block, uint32_t units, bool prev_free);
   SimpleAllocator* owner_of(const void* ptr) const;
   const char* check_here() const;
 
