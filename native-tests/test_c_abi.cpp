@@ -24,6 +24,16 @@ const char* check() {
   return breach ? breach : "ok";
 }
 
+// `count` blocks of `size` bytes, malloc'ed one after another, then all freed (so parked).
+std::vector<void*> malloc_then_free(int count, size_t size) {
+  std::vector<void*> blocks;
+  for (int i = 0; i < count; ++i)
+    blocks.push_back(kit_malloc(size));
+  for (void* block : blocks)
+    kit_free(block);
+  return blocks;
+}
+
 } // namespace
 
 TEST_SUITE("C ABI") {
@@ -89,11 +99,7 @@ TEST_SUITE("C ABI") {
   }
 
   TEST_CASE("parked blocks are given back before the bump pointer rises") {
-    std::vector<void*> blocks;
-    for (int i = 0; i < 512; ++i)
-      blocks.push_back(kit_malloc(100));
-    for (void* block : blocks)
-      kit_free(block);
+    malloc_then_free(512, 100);
     kit_stats parked, after;
     kit_get_stats(&parked);
     // No free block holds 30,000 bytes until the parked ones merge with their neighbours.
@@ -102,6 +108,43 @@ TEST_SUITE("C ABI") {
     kit_get_stats(&after);
     CHECK(after.small.fragments < parked.small.fragments);
     CHECK(after.small.allocated_words <= parked.small.allocated_words); // no bump pointer rose
+    CHECK(std::string(check()) == "ok");
+    kit_free(big);
+  }
+
+  TEST_CASE("parked lists have no limit: every block of a size parks, and comes back without "
+            "the bump pointer rising") {
+    std::vector<void*> blocks(5000);
+    for (void*& block : blocks)
+      block = kit_malloc(20);
+    kit_stats live, parked, again;
+    kit_get_stats(&live);
+    for (void* block : blocks)
+      kit_free(block);
+    kit_get_stats(&parked);
+    CHECK(parked.small.fragments == live.small.fragments + 5000); // none merged
+    for (void*& block : blocks)
+      block = kit_malloc(20);
+    kit_get_stats(&again);
+    CHECK(again.small.fragments == live.small.fragments);
+    CHECK(again.small.allocated_words == live.small.allocated_words);
+    CHECK(std::string(check()) == "ok");
+    for (void* block : blocks)
+      kit_free(block);
+  }
+
+  TEST_CASE("parked blocks are given back before a large block would grow memory") {
+    // 2.2 MB of small blocks, freed: parked, their regions keep their pages until a large
+    // block needs them; then the blocks merge, the regions give the pages back and the large
+    // block takes them instead of growing memory.
+    malloc_then_free(20000, 100);
+    kit_stats parked, after;
+    kit_get_stats(&parked);
+    void* big = kit_malloc(1 << 20);
+    REQUIRE(big != nullptr);
+    kit_get_stats(&after);
+    CHECK(after.small.fragments + 20000 <= parked.small.fragments);
+    CHECK(after.memory_bytes == parked.memory_bytes);
     CHECK(std::string(check()) == "ok");
     kit_free(big);
   }

@@ -150,7 +150,7 @@ void Allocator::unpark_all() {
   for (uint32_t bin = 0; bin < kParkedBins; ++bin) {
     for (void* payload = parked_[bin]; payload != nullptr;) {
       void* next = next_parked(payload);
-      regions_[SimpleAllocator::unpark(payload)].region->dealloc(payload);
+      regions_[SimpleAllocator::unpark(payload)].region->dealloc_own(payload);
       payload = next;
     }
     parked_[bin] = nullptr;
@@ -159,22 +159,22 @@ void Allocator::unpark_all() {
   parked_blocks_ = 0;
 }
 
-// Gives the block after ptr back to region if it is parked (so that ptr can grow into it);
-// false if it is not. O(kParkedPerBin).
-bool Allocator::unpark_after(const void* ptr, SimpleAllocator& region) {
-  void* after = static_cast<unsigned char*>(const_cast<void*>(ptr)) +
-                (uintptr_t(SimpleAllocator::block_units(ptr)) << kWordShift);
+// The same, then the regions give back the pages above their bump areas that the frees of
+// those blocks would have given back (see "Policy"): for a large block, before memory grows.
+void Allocator::give_back_parked() {
+  unpark_all();
+  for (SimpleAllocator* region = main_.small; region != nullptr; region = region->next())
+    trim_slack({region, &main_});
+}
+
+// Gives the block after ptr back to its region if it is parked (so that ptr can grow into
+// it), with every other parked block: false if it is not parked.
+bool Allocator::unpark_after(const void* ptr, const SimpleAllocator& region) {
+  const void* after = static_cast<const unsigned char*>(ptr) +
+                      (uintptr_t(SimpleAllocator::block_units(ptr)) << kWordShift);
   if (uintptr_t(after) - kWordBytes >= region.unused_start() || !SimpleAllocator::is_parked(after))
     return false;
-  uint32_t bin = parked_bin(SimpleAllocator::block_units(after));
-  void* before = nullptr;
-  for (void* payload = parked_[bin]; payload != after; payload = next_parked(payload)) {
-    if (payload == nullptr)
-      return false;
-    before = payload;
-  }
-  unlink_parked(bin, before, after);
-  region.dealloc(after);
+  unpark_all();
   return true;
 }
 
@@ -286,9 +286,12 @@ uint32_t Allocator::pages_free_at_top() const {
 }
 
 // A run of `pages` (its first page's address, its kind not set yet), growing memory when the
-// page store has none. Growth that turns out not to be adjacent (above a foreign run) may need
-// one more growth: never more than two.
+// page store has none; parked blocks go back first when no free run is sure to hold it (their
+// regions may give pages back). Growth that turns out not to be adjacent (above a foreign run) may
+// need one more growth: never more than two.
 void* Allocator::take_pages(uint32_t pages) {
+  if (parked_blocks_ != 0 && pages_->largest_free_units() < pages)
+    give_back_parked();
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (void* handle = pages_->alloc_units(pages)) {
       uint32_t page = page_of_entry(uintptr_t(handle) - kWordBytes);

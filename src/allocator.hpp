@@ -51,23 +51,27 @@
 //
 // Parked blocks. A freed block of the main heap of 16..256 bytes (header included, a multiple
 // of 16, its payload 16-byte aligned) is not given back to its region at once: it is parked
-// (simple_allocator.hpp) on a LIFO list of its size, up to kParkedPerBin per size, and the next
-// malloc of that size (alignment up to 16) takes it back in O(1), with no splitting or merging.
-// The link is the payload's first 8 bytes. free() and realloc() refuse a parked block as a
-// double free. Parked blocks count as free in every figure (stats, kit_walk); they are all given
-// back to their regions before a small allocation in the main heap would grow anything, so they
-// never make memory grow.
+// (simple_allocator.hpp) on a LIFO list of its size, and the next malloc of that size
+// (alignment up to 16) takes it back in O(1), with no splitting or merging. The link is the
+// payload's first 8 bytes. free() and realloc() refuse a parked block as a double free. Parked
+// blocks count as free in every figure (stats, kit_walk). They never cost memory: all of them
+// go back to their regions (merging there, as they would have when freed) before a small
+// allocation in the main heap would take a region's bump area or grow anything, before a
+// large block would grow memory (the regions then give back the pages they no longer use),
+// and when realloc would grow a block into a parked neighbour. So the lists need no limit: a
+// program that frees many blocks of a size, then allocates that size again (or exits), pays
+// no merge at all; any other pays each merge once, later.
 //
 // Policy.
 // - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
 //   room, a region's run grows in place over free pages after it (up to 2 MiB), else the
 //   newest region's run if it is at the top of the page store (memory grows for it), else a
-//   new region starts in a new run. When a free or an in-place shrink leaves kTrimPages or
-//   more pages unused above a main heap region's bump area, they go back to the page store: a
-//   program whose small blocks grow into large ones (vectors) reuses that memory for them, as
-//   dlmalloc's coalesced chunks would be, and the region takes them again when no large block
-//   did. One page of hysteresis either way: a block freed and allocated again across a page
-//   boundary does not resize the run each time.
+//   new region starts in a new run. When a free (a parked block's: once it is given back) or
+//   an in-place shrink leaves kTrimPages or more pages unused above a main heap region's bump
+//   area, they go back to the page store: a program whose small blocks grow into large ones
+//   (vectors) reuses that memory for them, as dlmalloc's coalesced chunks would be, and the
+//   region takes them again when no large block did. One page of hysteresis either way: a
+//   block freed and allocated again across a page boundary does not resize the run each time.
 // - Large blocks: a run of whole pages.
 // - Memory grows when the page store has no room, by exactly what is missing (and the page
 //   map's new run, when it moves): memory grown ahead would be memory a program never uses,
@@ -93,7 +97,6 @@ inline constexpr uint32_t kRegionStateOffset = 8;   // a region state's offset i
 inline constexpr uint32_t kHandleRegionOffset = 16; // the same in a handle region's run
 inline constexpr uint32_t kParkedGrainShift = 4;    // parked sizes: multiples of 16 bytes
 inline constexpr uint32_t kParkedBins = 16;         // 16..256 bytes
-inline constexpr uint32_t kParkedPerBin = 1024;
 inline constexpr uint32_t kFirstRegionSlots = 64;
 inline constexpr uint32_t kTrimPages = 2; // see "Policy" above
 
@@ -231,10 +234,11 @@ private:
   bool free_small(void* ptr);
   bool free_large_block(uint32_t page);
   void* take_parked(size_t bytes);
-  void unlink_parked(uint32_t bin, void* before, void* payload);
+  void unlink_parked(uint32_t bin, void* payload);
   bool park(void* ptr);
-  bool unpark_after(const void* ptr, SimpleAllocator& region);
+  bool unpark_after(const void* ptr, const SimpleAllocator& region);
   void unpark_all();
+  void give_back_parked();
   void count_parked_as_free(RegionStats& figures) const;
   const char* check_parked() const;
   const char* check_foreign(uint32_t found) const;
@@ -447,27 +451,22 @@ KIT_HOT_PATH void* Allocator::take_parked(size_t bytes) {
   uint32_t bin = parked_bin_for(bytes);
   void* payload = parked_[bin];
   if (payload != nullptr) {
-    unlink_parked(bin, nullptr, payload);
+    unlink_parked(bin, payload);
     count_added(main_, parked_payload_bytes(bin));
   }
   return payload;
 }
 
-// Takes payload, which follows `before` (nullptr: the first) on its list, off it and makes it
-// its region's used block again.
-inline void Allocator::unlink_parked(uint32_t bin, void* before, void* payload) {
-  void* next = next_parked(payload);
-  if (before == nullptr)
-    parked_[bin] = next;
-  else
-    link_parked(before, next);
+// Takes the head of a parked list off it and makes it its region's used block again.
+inline void Allocator::unlink_parked(uint32_t bin, void* payload) {
+  parked_[bin] = next_parked(payload);
   parked_count_[bin] -= 1;
   parked_blocks_ -= 1;
   SimpleAllocator::unpark(payload);
 }
 
-// Parks a block of the main heap being freed, if it is of a parked size and its list has room;
-// false, changing nothing, otherwise (and for anything that is not a used block of a region
+// Parks a block of the main heap being freed, if it is of a parked size; false, changing
+// nothing, otherwise (and for anything that is not a used block of a region
 // of the main heap, as far as its header tells). Its cheap tests first: this is most frees.
 KIT_HOT_PATH bool Allocator::park(void* ptr) {
   constexpr uint32_t kGrainMask = (1u << kParkedGrainShift) - 1;
@@ -477,7 +476,7 @@ KIT_HOT_PATH bool Allocator::park(void* ptr) {
   uint32_t bin = parked_bin(units);
   if ((units << kWordShift & kGrainMask) != 0 || bin >= kParkedBins ||
       (uintptr_t(ptr) & kGrainMask) != 0 || tag >= tag_limit_ || regions_[tag].owner != &main_ ||
-      parked_count_[bin] == kParkedPerBin || !regions_[tag].region->holds_own_used_block(ptr))
+      !regions_[tag].region->holds_own_used_block(ptr))
     return false;
   SimpleAllocator::park(ptr);
   link_parked(ptr, parked_[bin]);
