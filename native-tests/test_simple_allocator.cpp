@@ -454,9 +454,8 @@ TEST_SUITE("SimpleAllocator: what kitalloc adds") {
 
   TEST_CASE("a merged block heads its class's list, whether its neighbour did or not") {
     // x1 and x2 free in one class; freeing a small block next to x1 grows x1 within its class
-    // (65 -> 69 words; the merged block starts at the small one when that comes first). When
-    // x1 heads the list, the merged block takes its place (x2's link to it changes); else it
-    // leaves the list and joins it at the head. Either way it is the next one taken.
+    // (65 -> 69 words; the merged block starts at the small one when that comes first). Whether
+    // x1 headed the list or not, the merged block heads it now: it is the next one taken.
     for (bool small_first : {false, true}) {
       for (bool x1_heads : {false, true}) {
         CAPTURE(small_first);

@@ -14,26 +14,6 @@ constexpr uint32_t with_units(uint32_t header_word, uint32_t units) {
   return (header_word & ~kSizeField) | units << kFlagBits;
 }
 
-// Whether a block of `units` grown to `grown` units stays in its class: the same leading
-// class_bits + 1 bits at the same place. (false also for the few sizes that share the last
-// class through its cap: what relies on it only skips work when it is true.)
-constexpr bool same_class(uint32_t units, uint32_t grown, uint32_t class_bits) {
-  uint32_t log2 = 31 - __builtin_clz(units);
-  uint32_t shift = log2 > class_bits ? log2 - class_bits : 0;
-  return units >> shift == grown >> shift;
-}
-// same_class never says yes when size_class says no (sizes past the last class's cap aside).
-constexpr bool same_class_agrees(uint32_t class_bits) {
-  for (uint32_t units = 1; units <= 256; ++units)
-    for (uint32_t grown = units + 1; grown <= units + 64; ++grown)
-      if (same_class(units, grown, class_bits) &&
-          size_class(units, class_bits) != size_class(grown, class_bits))
-        return false;
-  return true;
-}
-static_assert(same_class_agrees(kWordClassBits) && same_class_agrees(kPageClassBits));
-static_assert(same_class(16, 17, 3) && !same_class(15, 16, 3) && !same_class(17, 18, 3));
-
 // The class after size_class(units) holds only larger blocks (see the header).
 static_assert(size_class(1, 2) == 0 && size_class(4, 2) == 3 && size_class(7, 2) == 6);
 static_assert(size_class(8, 2) == 7 && size_class(9, 2) == 7 && size_class(10, 2) == 8);
@@ -90,14 +70,9 @@ bool SimpleAllocator::contains(const void* ptr) const {
   return offset >= uintptr_t(heap_start_) << unit_shift_ && offset < uintptr_t(end_) << unit_shift_;
 }
 
-// A free block's header and footer; the block before a free block is used (I3).
-void SimpleAllocator::mark_free(uint32_t block, uint32_t units) {
-  word_at(block, 0) = header(units, kFree);
-  footer_of(block, units) = units;
-}
-
 void SimpleAllocator::push_free(uint32_t block, uint32_t units) {
-  mark_free(block, units);
+  word_at(block, 0) = header(units, kFree); // the block before a free block is used (I3)
+  footer_of(block, units) = units;
   uint32_t cls = size_class(units, class_bits_);
   uint32_t head = heads_[cls];
   word_at(block, kNextLink) = head;
@@ -128,66 +103,22 @@ void SimpleAllocator::unlink_free(uint32_t block) {
   fragment_units_ -= units;
 }
 
-// Gives `block` the place of the free block `listed` in its list of class cls (the list
-// `block` belongs in too): its links, and the links to it.
-void SimpleAllocator::take_list_place(uint32_t listed, uint32_t block, uint32_t cls) {
-  uint32_t next = word_at(listed, kNextLink);
-  uint32_t prev = word_at(listed, kPrevLink);
-  word_at(block, kNextLink) = next;
-  word_at(block, kPrevLink) = prev;
-  if (prev != 0)
-    word_at(prev, kNextLink) = block;
-  else
-    heads_[cls] = block;
-  if (next != 0)
-    word_at(next, kPrevLink) = block;
-}
-
-// Turns the used block [block, block + units) into free space: merged with the free blocks
-// around it (prev_free: its header's PREV_FREE bit), or given back to the bump area when it
-// touches it (I3, I4). The merged block goes to the head of its class's list; when a free
-// neighbour already heads that list, it takes the neighbour's place there instead of leaving
-// and joining it: the usual merge, a run of neighbours freed one by one, costs no list update.
-void SimpleAllocator::release(uint32_t block, uint32_t units, bool prev_free) {
-  uint32_t start = block;
-  uint32_t total = units;
-  uint32_t kept = 0; // a free neighbour whose place the merged block may take
-  uint32_t kept_units = 0;
-  if (prev_free) {
-    kept_units = reinterpret_cast<Word*>(address_of(block))[-1]; // its footer (I6)
-    kept = block - kept_units;
-    start = kept;
-    total += kept_units;
-  }
+// Turns [block, block + units), whose block before is used, into free space: merged with a
+// free block after it, or given back to the bump area when it touches it (I3, I4).
+void SimpleAllocator::release(uint32_t block, uint32_t units) {
   uint32_t after = block + units;
   if (after == unused_start_) {
-    if (kept != 0)
-      unlink_free(kept);
-    unused_start_ = start;
+    unused_start_ = block;
     return;
   }
   uint32_t after_header = word_at(after, 0);
   if (after_header & kFree) {
-    if (kept != 0) {
-      unlink_free(after);
-    } else {
-      kept = after;
-      kept_units = units_of(after_header);
-    }
-    total += units_of(after_header);
+    unlink_free(after);
+    units += units_of(after_header);
   } else {
     word_at(after, 0) = after_header | kPrevFree;
   }
-  if (kept == 0 || word_at(kept, kPrevLink) != 0 || !same_class(kept_units, total, class_bits_)) {
-    if (kept != 0)
-      unlink_free(kept);
-    push_free(start, total);
-    return;
-  }
-  if (kept != start)
-    take_list_place(kept, start, size_class(total, class_bits_));
-  mark_free(start, total);
-  fragment_units_ += total - kept_units;
+  push_free(block, units);
 }
 
 void* SimpleAllocator::alloc(size_t word_count, uint32_t align_bits) {
@@ -294,8 +225,15 @@ bool SimpleAllocator::dealloc(void* ptr) {
 void SimpleAllocator::dealloc_own(void* ptr) {
   uint32_t block = block_of(ptr);
   uint32_t header_word = word_at(block, 0);
+  uint32_t units = units_of(header_word);
   live_blocks_ -= 1;
-  release(block, units_of(header_word), header_word & kPrevFree);
+  if (header_word & kPrevFree) {
+    uint32_t before_units = reinterpret_cast<Word*>(address_of(block))[-1]; // I6
+    block -= before_units;
+    units += before_units;
+    unlink_free(block);
+  }
+  release(block, units);
 }
 
 bool SimpleAllocator::dealloc(void* ptr, size_t word_count) {
@@ -324,7 +262,7 @@ bool SimpleAllocator::resize_units(void* ptr, size_t units) {
     if (tail == 0 || (tail < region->min_units() && !after_is_bump && !(after_header & kFree)))
       return true;
     region->word_at(block, 0) = with_units(header_word, want);
-    region->release(block + want, tail, false);
+    region->release(block + want, tail);
     return true;
   }
 

@@ -344,11 +344,9 @@ private:
   void* bump(uint32_t units, uint32_t align_bits);
   uint32_t best_fit(uint32_t head, uint32_t units) const;
   void make_used(uint32_t block, uint32_t units, bool prev_free);
-  void mark_free(uint32_t block, uint32_t units);
   void push_free(uint32_t block, uint32_t units);
   void unlink_free(uint32_t block);
-  void take_list_place(uint32_t listed, uint32_t block, uint32_t cls);
-  void release(uint32_t block, uint32_t units, bool prev_free);
+  void release(uint32_t block, uint32_t units);
   SimpleAllocator* owner_of(const void* ptr) const;
   const char* check_here() const;
 
