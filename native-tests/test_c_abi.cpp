@@ -98,16 +98,19 @@ TEST_SUITE("C ABI") {
     kit_free(block);
   }
 
-  TEST_CASE("parked blocks are given back before the bump pointer rises") {
-    malloc_then_free(512, 100);
+  TEST_CASE("parked blocks are given back before the bump pointer rises, and their regions "
+            "give back the pages that frees") {
+    malloc_then_free(20000, 100);
     kit_stats parked, after;
     kit_get_stats(&parked);
     // No free block holds 30,000 bytes until the parked ones merge with their neighbours.
     void* big = kit_malloc(30000);
     REQUIRE(big != nullptr);
     kit_get_stats(&after);
-    CHECK(after.small.fragments < parked.small.fragments);
+    CHECK(after.small.fragments + 20000 <= parked.small.fragments);
     CHECK(after.small.allocated_words <= parked.small.allocated_words); // no bump pointer rose
+    // The merged 2.2 MB lay at the top of the regions: their pages went back to the page store.
+    CHECK(after.small.total_words + 2000000 / 4 < parked.small.total_words);
     CHECK(std::string(check()) == "ok");
     kit_free(big);
   }
@@ -147,6 +150,22 @@ TEST_SUITE("C ABI") {
     CHECK(after.memory_bytes == parked.memory_bytes);
     CHECK(std::string(check()) == "ok");
     kit_free(big);
+  }
+
+  TEST_CASE("another heap's new region takes the pages of the main heap's parked blocks") {
+    malloc_then_free(20000, 100);
+    kit_stats parked, after;
+    kit_get_stats(&parked);
+    kit_heap* heap = kit_heap_create(nullptr, 0);
+    REQUIRE(heap != nullptr);
+    std::vector<void*> blocks;
+    for (int i = 0; i < 10000; ++i) // 1.2 MB
+      blocks.push_back(kit_heap_malloc(heap, 100));
+    REQUIRE(blocks.back() != nullptr);
+    kit_get_stats(&after);
+    CHECK(after.memory_bytes == parked.memory_bytes);
+    CHECK(std::string(check()) == "ok");
+    CHECK(kit_heap_drop(heap) == KIT_OK);
   }
 
   TEST_CASE("free(NULL) does nothing; malloc_usable_size(NULL) is 0") {

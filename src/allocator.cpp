@@ -145,7 +145,9 @@ void* Allocator::alloc_block(Space& space, size_t bytes, uint32_t align_bits, bo
   return payload;
 }
 
-// Gives every parked block back to its region (where it merges with free neighbours).
+// Gives every parked block back to its region, where it merges with its free neighbours; then
+// the regions give back the pages above their bump areas that the merges freed, as the frees
+// would have (see "Policy").
 void Allocator::unpark_all() {
   for (uint32_t bin = 0; bin < kParkedBins; ++bin) {
     for (void* payload = parked_[bin]; payload != nullptr;) {
@@ -157,12 +159,6 @@ void Allocator::unpark_all() {
     parked_count_[bin] = 0;
   }
   parked_blocks_ = 0;
-}
-
-// The same, then the regions give back the pages above their bump areas that the frees of
-// those blocks would have given back (see "Policy"): for a large block, before memory grows.
-void Allocator::give_back_parked() {
-  unpark_all();
   for (SimpleAllocator* region = main_.small; region != nullptr; region = region->next())
     trim_slack({region, &main_});
 }
@@ -286,14 +282,16 @@ uint32_t Allocator::pages_free_at_top() const {
 }
 
 // A run of `pages` (its first page's address, its kind not set yet), growing memory when the
-// page store has none; parked blocks go back first when no free run is sure to hold it (their
-// regions may give pages back). Growth that turns out not to be adjacent (above a foreign run) may
-// need one more growth: never more than two.
+// page store has none (parked blocks go back first: their regions may give pages back). Growth that
+// turns out not to be adjacent (above a foreign run) may need one more growth: never more than two.
 void* Allocator::take_pages(uint32_t pages) {
-  if (parked_blocks_ != 0 && pages_->largest_free_units() < pages)
-    give_back_parked();
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (void* handle = pages_->alloc_units(pages)) {
+    void* handle = pages_->alloc_units(pages);
+    if (handle == nullptr && parked_blocks_ != 0) {
+      unpark_all();
+      handle = pages_->alloc_units(pages);
+    }
+    if (handle != nullptr) {
       uint32_t page = page_of_entry(uintptr_t(handle) - kWordBytes);
       mark_written(page, pages);
       settle_map();

@@ -55,12 +55,12 @@
 // (alignment up to 16) takes it back in O(1), with no splitting or merging. The link is the
 // payload's first 8 bytes. free() and realloc() refuse a parked block as a double free. Parked
 // blocks count as free in every figure (stats, kit_walk). They never cost memory: all of them
-// go back to their regions (merging there, as they would have when freed) before a small
-// allocation in the main heap would take a region's bump area or grow anything, before a
-// large block would grow memory (the regions then give back the pages they no longer use),
-// and when realloc would grow a block into a parked neighbour. So the lists need no limit: a
-// program that frees many blocks of a size, then allocates that size again (or exits), pays
-// no merge at all; any other pays each merge once, later.
+// go back to their regions (unpark_all: they merge there, and the regions give back the pages
+// that frees, as the frees would have) before a small allocation in the main heap would take
+// a region's bump area, before a new run (a large block, another heap's region) would grow
+// memory, and when realloc would grow a block into a parked neighbour. So the lists need no limit:
+// a program that frees many blocks of a size, then allocates that size again (or exits), pays no
+// merge at all; any other pays each merge once, later.
 //
 // Policy.
 // - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
@@ -238,7 +238,6 @@ private:
   bool park(void* ptr);
   bool unpark_after(const void* ptr, const SimpleAllocator& region);
   void unpark_all();
-  void give_back_parked();
   void count_parked_as_free(RegionStats& figures) const;
   const char* check_parked() const;
   const char* check_foreign(uint32_t found) const;
