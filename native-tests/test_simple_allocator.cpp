@@ -239,11 +239,20 @@ TEST_SUITE("SimpleAllocator: alloc_cat's scenarios") {
   }
 }
 
-TEST_CASE("move_end_over holds what lies between the old end and taken_end as a used block") {
-  Buffer buffer(64 * 1024);
-  auto* begin = reinterpret_cast<unsigned char*>(buffer.begin());
-  SimpleAllocator* region = SimpleAllocator::create(begin, begin + 2048);
-  REQUIRE(region != nullptr);
+// A 2 KiB region at the start of a 64 KiB buffer: room above it for move_end_over.
+struct RegionBelowRoom {
+  RegionBelowRoom() : begin(reinterpret_cast<unsigned char*>(buffer.begin())) {
+    region = SimpleAllocator::create(begin, begin + 2048);
+    REQUIRE(region != nullptr);
+  }
+  Buffer buffer{64 * 1024};
+  unsigned char* begin;
+  SimpleAllocator* region;
+};
+
+TEST_CASE_FIXTURE(RegionBelowRoom,
+                  "move_end_over holds what lies between the old end and taken_end as a used "
+                  "block") {
   auto* first = static_cast<unsigned char*>(region->alloc(100, 2));
   REQUIRE(first != nullptr);
   auto* old_end = reinterpret_cast<unsigned char*>(region->end());
@@ -279,11 +288,8 @@ TEST_CASE("move_end_over holds what lies between the old end and taken_end as a 
   CHECK(region->check() == nullptr);
 }
 
-TEST_CASE("move_end_over folds a bump area too small for a free block into the used one") {
-  Buffer buffer(64 * 1024);
-  auto* begin = reinterpret_cast<unsigned char*>(buffer.begin());
-  SimpleAllocator* region = SimpleAllocator::create(begin, begin + 2048);
-  REQUIRE(region != nullptr);
+TEST_CASE_FIXTURE(RegionBelowRoom,
+                  "move_end_over folds a bump area too small for a free block into the used one") {
   uint64_t words = (region->end() - region->unused_start()) / 4;
   REQUIRE(region->alloc(words - 3, 2) != nullptr); // leaves 2 words of bump area
   uintptr_t bump = region->unused_start();
