@@ -35,6 +35,8 @@ kit_stats of(kit_heap* heap) {
 }
 
 bool is_large(size_t size) { return size >= 32 * 1024; }
+// A heap's record, as kitalloc.h states; the record's own address is its last field.
+constexpr size_t kRecordBytes = sizeof(void*) == 8 ? 88 : 64;
 
 struct Block {
   void* ptr;
@@ -566,6 +568,41 @@ TEST_SUITE("private heaps") {
       void* main_block = kit_malloc(300);
       require_refused(static_cast<kit_heap*>(main_block), live);
       kit_free(main_block);
+      // Where a record keeps its live key (its last field: its address mixed with a constant,
+      // read off `live` here), other blocks hold (a) their own address: a block of a record's
+      // size pointing at itself, or smaller blocks whose next bytes are a later block's pointer
+      // back (a list); (b) their live key past the end of a smaller block: a forgery only their
+      // size refuses.
+      auto key_field = [](const void* record) {
+        return reinterpret_cast<unsigned char*>(address(record) + kRecordBytes - sizeof(uintptr_t));
+      };
+      uintptr_t key_mix;
+      std::memcpy(&key_mix, key_field(live), sizeof key_mix);
+      key_mix ^= address(live);
+      void* names_itself = kit_malloc(kRecordBytes);
+      REQUIRE(names_itself != nullptr);
+      std::memcpy(key_field(names_itself), &names_itself, sizeof names_itself);
+      require_refused(static_cast<kit_heap*>(names_itself), live);
+      kit_free(names_itself);
+      std::vector<void*> nodes;
+      for (int i = 0; i < 64; ++i)
+        nodes.push_back(kit_malloc(16));
+      std::vector<void*> pointed_back;
+      for (void* node : nodes)
+        for (void* later : nodes)
+          if (key_field(node) >= later &&
+              key_field(node) + sizeof(uintptr_t) <=
+                  static_cast<unsigned char*>(later) + kit_malloc_usable_size(later))
+            pointed_back.push_back(node);
+      REQUIRE(!pointed_back.empty());
+      for (uintptr_t mix : {uintptr_t(0), key_mix})
+        for (void* node : pointed_back) {
+          uintptr_t value = address(node) ^ mix;
+          std::memcpy(key_field(node), &value, sizeof value);
+          require_refused(static_cast<kit_heap*>(node), live);
+        }
+      for (void* node : nodes)
+        kit_free(node);
       alignas(16) static unsigned char outside[256];
       std::memcpy(outside, live, 96);
       require_refused(reinterpret_cast<kit_heap*>(outside), live);
@@ -573,7 +610,8 @@ TEST_SUITE("private heaps") {
       require_refused(reinterpret_cast<kit_heap*>(on_stack), live);
       // Past the end of memory: refused without reading it (natively, reading would fault).
       require_refused(reinterpret_cast<kit_heap*>(~uintptr_t(0) & ~uintptr_t(15)), live);
-      // A record naming itself, its header copied too, in memory other code grew.
+      // A record bearing the live key for its own address, its header copied too, in memory
+      // other code grew.
       auto* foreign = reinterpret_cast<unsigned char*>(kit_native_heap_grow_foreign(1));
       REQUIRE(foreign != nullptr);
       kit_stats now = global(); // a block kitalloc grows memory for, above the foreign page
@@ -581,16 +619,8 @@ TEST_SUITE("private heaps") {
       REQUIRE(address(above) > address(foreign));
       std::memcpy(foreign + 12, reinterpret_cast<unsigned char*>(live) - 4, 100);
       auto* forged = reinterpret_cast<kit_heap*>(foreign + 16);
-      size_t self_fields = 0;
-      for (size_t offset = 16; offset + sizeof(void*) <= 112; offset += sizeof(void*)) {
-        void* field;
-        std::memcpy(&field, foreign + offset, sizeof field);
-        if (field == static_cast<void*>(live)) { // the record's own address: now the copy's
-          std::memcpy(foreign + offset, &forged, sizeof forged);
-          self_fields += 1;
-        }
-      }
-      REQUIRE(self_fields == 1);
+      uintptr_t forged_key = address(forged) ^ key_mix;
+      std::memcpy(key_field(forged), &forged_key, sizeof forged_key);
       require_refused(forged, live);
       kit_free(above);
     }

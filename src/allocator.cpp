@@ -513,14 +513,16 @@ uint32_t Allocator::large_run_at(const void* ptr) const {
 }
 
 // Whether space is a live private heap's record: a used block of a main heap region (its
-// header read only once it lies in memory) that names itself. O(1).
+// header read only once it lies in memory), big enough to be one (a smaller block's next
+// bytes are another's), that bears its live key. O(1).
 bool Allocator::is_heap_record(const Space* space) const {
   uintptr_t header = uintptr_t(space) - kWordBytes;
   if (uintptr_t(space) % alignof(Space) != 0 || header - heap_.begin >= memory_end_ - heap_.begin)
     return false;
   uint32_t tag = SimpleAllocator::tag_of(space);
   return tag < tag_limit_ && regions_[tag].owner == &main_ &&
-         regions_[tag].region->holds_own_used_block(space) && space->self == space;
+         regions_[tag].region->holds_own_used_block(space) &&
+         small_block_bytes(space) >= sizeof(Space) && space->live_key == live_key_of(space);
 }
 
 void* Allocator::alloc_large(Space& space, size_t bytes, bool* fresh) {
@@ -716,7 +718,7 @@ Space* Allocator::create_space(Space& parent, size_t initial_bytes) {
   if (parent.first_child != nullptr)
     parent.first_child->prev_sibling = space;
   parent.first_child = space;
-  space->self = space;
+  space->live_key = live_key_of(space);
   return space;
 }
 
@@ -772,7 +774,7 @@ void Allocator::drop(Space& space) {
     free_large(space.large);
   bytes_in_use_ -= space.bytes_in_use;
   unlink_child(space);
-  space.self = nullptr;
+  space.live_key = 0;
   free(&space);
 }
 
@@ -816,7 +818,7 @@ void Allocator::merge(Space& space) {
   parent.peak_bytes =
       parent.bytes_in_use > parent.peak_bytes ? parent.bytes_in_use : parent.peak_bytes;
   unlink_child(space);
-  space.self = nullptr;
+  space.live_key = 0;
   free(&space);
 }
 

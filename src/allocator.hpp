@@ -131,10 +131,13 @@ struct Space {
   bool handle_blocks = false; // the handle space: regions laid out for handles; free() refuses
   uint64_t bytes_in_use = 0;
   uint64_t peak_bytes = 0;
-  // A live private heap's own address: what tells it from a dead or forged one (cleared when
-  // the heap is dropped or merged).
-  const Space* self = nullptr;
+  // A live private heap's own address mixed with kLiveKeyMix: what tells it from a dead or
+  // forged one (cleared when the heap is dropped or merged). Mixed, because a program's own data
+  // may hold a block's address where a record keeps this (a list node pointing at itself).
+  uintptr_t live_key = 0;
 };
+inline constexpr uintptr_t kLiveKeyMix = uintptr_t(0x9E3779B97F4A7C15u); // any odd bit pattern
+inline uintptr_t live_key_of(const Space* space) { return uintptr_t(space) ^ kLiveKeyMix; }
 static_assert(sizeof(Space) == (sizeof(void*) == 8 ? 88 : 64), "the size kitalloc.h states");
 
 // Called before memory grows for an allocation of `bytes` in `space`; may compact.
