@@ -527,6 +527,47 @@ TEST_SUITE("Allocator") {
     heap.require_consistent();
   }
 
+  TEST_CASE("realloc gives parked neighbours back: the block grows over them in place, or its "
+            "region gives back the pages they freed") {
+    Fixture heap;
+    void* block = nullptr;
+    while (heap.allocator.stats().small.regions < 2) // the new region's first block
+      block = heap.alloc(31 * 1024);
+    REQUIRE(heap.alloc(20 * 1024) != nullptr);
+    // `grown` starts 52 KiB into its region's first page: 30,000 bytes fit only past that page.
+    void* grown = heap.alloc(100);
+    // Blocks of 100 bytes after `grown`, freed (parked) once all are there (a malloc while
+    // blocks are parked could take one back, or give them all back).
+    std::vector<void*> neighbours;
+    auto allocate_neighbours = [&](int count) {
+      for (int i = 0; i < count; ++i)
+        neighbours.push_back(heap.alloc(100));
+    };
+    auto park_neighbours = [&]() {
+      for (void* neighbour : neighbours)
+        REQUIRE(heap.allocator.free(neighbour));
+    };
+    SUBCASE("they reach the bump area: the block grows into the region's room") {
+      allocate_neighbours(1000);
+      park_neighbours();
+      CHECK(heap.allocator.resize(grown, 30000, 4));
+      CHECK(heap.allocator.usable_size(grown) >= 30000);
+    }
+    SUBCASE("a live block after the first: no room, and the pages above are given back") {
+      allocate_neighbours(1);
+      void* fence = heap.alloc(100);
+      allocate_neighbours(1000);
+      park_neighbours();
+      uint64_t region_pages = heap.allocator.page_store_stats().allocated_words;
+      CHECK_FALSE(heap.allocator.resize(grown, 30000, 4));
+      CHECK(heap.allocator.page_store_stats().allocated_words < region_pages);
+      CHECK(heap.allocator.free(fence));
+    }
+    CHECK(heap.allocator.free(grown));
+    CHECK(heap.allocator.free(block));
+    heap.require_consistent();
+  }
+
   TEST_CASE("fresh memory is reported so calloc can skip zeroing") {
     Fixture heap;
     bool fresh = false;

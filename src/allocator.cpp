@@ -147,8 +147,8 @@ void* Allocator::alloc_block(Space& space, size_t bytes, uint32_t align_bits, bo
 
 // Gives every parked block back to its region, where it merges with its free neighbours; then
 // the regions give back the pages above their bump areas that the merges freed, as the frees
-// would have (see "Policy").
-void Allocator::unpark_all() {
+// would have (see "Policy"), but keep_room: the caller grows a block into its room next.
+void Allocator::unpark_all(const SimpleAllocator* keep_room) {
   for (uint32_t bin = 0; bin < kParkedBins; ++bin) {
     for (void* payload = parked_[bin]; payload != nullptr;) {
       void* next = next_parked(payload);
@@ -160,7 +160,8 @@ void Allocator::unpark_all() {
   }
   parked_blocks_ = 0;
   for (SimpleAllocator* region = main_.small; region != nullptr; region = region->next())
-    trim_slack({region, &main_});
+    if (region != keep_room)
+      trim_slack({region, &main_});
 }
 
 // Gives the block after ptr back to its region if it is parked (so that ptr can grow into
@@ -170,7 +171,7 @@ bool Allocator::unpark_after(const void* ptr, const SimpleAllocator& region) {
                       (uintptr_t(SimpleAllocator::block_units(ptr)) << kWordShift);
   if (uintptr_t(after) - kWordBytes >= region.unused_start() || !SimpleAllocator::is_parked(after))
     return false;
-  unpark_all();
+  unpark_all(&region);
   return true;
 }
 
@@ -624,17 +625,19 @@ bool Allocator::resize(void* ptr, size_t bytes, uint32_t align_bits) {
     count_added(space, run_bytes(page));
     return true;
   }
-  uint32_t tag = SimpleAllocator::tag_of(ptr);
-  SimpleAllocator* region = tag < tag_limit_ ? regions_[tag].region : nullptr;
+  RegionSlot slot = used_block_slot(ptr);
+  if (bytes > kMaxAllocBytes || slot.region == nullptr)
+    return false;
   size_t old_bytes = small_block_bytes(ptr);
   size_t word_count = word_count_for(bytes, align_bits);
-  if (bytes > kMaxAllocBytes || region == nullptr ||
-      !(region->resize_in_place(ptr, word_count) ||
-        (unpark_after(ptr, *region) && region->resize_in_place(ptr, word_count))))
+  bool resized = slot.region->resize_in_place(ptr, word_count) ||
+                 (unpark_after(ptr, *slot.region) && slot.region->resize_in_place(ptr, word_count));
+  // Also when it failed: the parked blocks given back may have freed the region's top.
+  trim_slack(slot);
+  if (!resized)
     return false;
-  count_removed(*regions_[tag].owner, old_bytes);
-  count_added(*regions_[tag].owner, small_block_bytes(ptr));
-  trim_slack(regions_[tag]);
+  count_removed(*slot.owner, old_bytes);
+  count_added(*slot.owner, small_block_bytes(ptr));
   return true;
 }
 

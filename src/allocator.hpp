@@ -58,7 +58,8 @@
 // go back to their regions (unpark_all: they merge there, and the regions give back the pages
 // that frees, as the frees would have) before a small allocation in the main heap would take
 // a region's bump area, before a new run (a large block, another heap's region) would grow
-// memory, and when realloc would grow a block into a parked neighbour. So the lists need no limit:
+// memory, and when realloc would grow a block into a parked neighbour (that block's region
+// keeps its freed pages until the block has grown into them). So the lists need no limit:
 // a program that frees many blocks of a size, then allocates that size again (or exits), pays no
 // merge at all; any other pays each merge once, later.
 //
@@ -160,7 +161,8 @@ public:
   // pointer this heap did not hand out (where that can be told: see README) or a handle block.
   bool free(void* ptr); // parks it if it can
   // Resizes in place to at least bytes, keeping the block's alignment class (small stays
-  // small, large stays large); false when the room is not there.
+  // small, large stays large); false when the room is not there, and for what is not a live
+  // block as far as the headers tell.
   bool resize(void* ptr, size_t bytes, uint32_t align_bits);
   // Bytes the block can hold.
   size_t usable_size(const void* ptr) const;
@@ -240,7 +242,7 @@ private:
   void unlink_parked(uint32_t bin, void* payload);
   bool park(void* ptr);
   bool unpark_after(const void* ptr, const SimpleAllocator& region);
-  void unpark_all();
+  void unpark_all(const SimpleAllocator* keep_room = nullptr);
   void count_parked_as_free(RegionStats& figures) const;
   const char* check_parked() const;
   const char* check_foreign(uint32_t found) const;
