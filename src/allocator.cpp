@@ -500,7 +500,7 @@ uint32_t Allocator::large_run_at(const void* ptr) const {
   uintptr_t offset = uintptr_t(ptr) - origin_;
   auto page = uint32_t(offset >> kPageShift);
   if ((offset & kPageMask) != 0 || offset >> kPageShift >= map_entries_ ||
-      !pages_->holds_used_block(run_handle(page)))
+      !pages_->holds_own_used_block(run_handle(page)))
     return 0;
   const RunEntry& run = entry(page);
   if (run.kind < kRunMainLarge || run.kind == kRunForeign || run.next >= map_entries_ ||
@@ -520,10 +520,8 @@ bool Allocator::is_heap_record(const Space* space) const {
   uintptr_t header = uintptr_t(space) - kWordBytes;
   if (uintptr_t(space) % alignof(Space) != 0 || header - heap_.begin >= memory_end_ - heap_.begin)
     return false;
-  uint32_t tag = SimpleAllocator::tag_of(space);
-  return tag < tag_limit_ && regions_[tag].owner == &main_ &&
-         regions_[tag].region->holds_own_used_block(space) &&
-         small_block_bytes(space) >= sizeof(Space) && space->live_key == live_key_of(space);
+  return used_block_slot(space).owner == &main_ && small_block_bytes(space) >= sizeof(Space) &&
+         space->live_key == live_key_of(space);
 }
 
 void* Allocator::alloc_large(Space& space, size_t bytes, bool* fresh) {
@@ -831,14 +829,14 @@ void* Allocator::alloc_handle_block(size_t word_count) {
   // Blocks of multiples of 16 bytes, placed without alignment gaps: see allocator.hpp.
   void* payload = alloc_small(handles_, word_count, 2);
   if (payload != nullptr)
-    count_added(handles_, usable_size(payload));
+    count_added(handles_, small_block_bytes(payload));
   return payload;
 }
 
 void* Allocator::alloc_handle_large(size_t bytes) {
   void* payload = alloc_large(handles_, bytes, nullptr);
   if (payload != nullptr)
-    count_added(handles_, usable_size(payload));
+    count_added(handles_, run_bytes(page_number(uintptr_t(payload))));
   return payload;
 }
 
@@ -848,7 +846,7 @@ void Allocator::free_handle_block(void* ptr) {
     free_large(page);
   } else {
     count_removed(handles_, small_block_bytes(ptr));
-    regions_[SimpleAllocator::tag_of(ptr)].region->dealloc(ptr);
+    regions_[SimpleAllocator::tag_of(ptr)].region->dealloc_own(ptr);
   }
 }
 
@@ -1207,7 +1205,7 @@ const char* Allocator::check_foreign(uint32_t found) const {
   uint32_t runs = 0, last = 0;
   for (uint32_t run = first_foreign_; run != 0; last = run, run = entry(run).next) {
     if (run <= last || run >= map_entries_ || entry(run).kind != kRunForeign ||
-        !pages_->holds_used_block(run_handle(run)))
+        !pages_->holds_own_used_block(run_handle(run)))
       return "the foreign runs' list is out of order or holds what is not a foreign run";
     runs += 1;
   }

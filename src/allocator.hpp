@@ -474,13 +474,10 @@ inline void Allocator::unlink_parked(uint32_t bin, void* payload) {
 // of the main heap, as far as its header tells). Its cheap tests first: this is most frees.
 KIT_HOT_PATH bool Allocator::park(void* ptr) {
   constexpr uint32_t kGrainMask = (1u << kParkedGrainShift) - 1;
-  uint32_t header_word = static_cast<const Word*>(ptr)[-1];
-  uint32_t tag = header_word >> kTagShift;
-  uint32_t units = units_of(header_word);
+  uint32_t units = units_of(static_cast<const Word*>(ptr)[-1]);
   uint32_t bin = parked_bin(units);
   if ((units << kWordShift & kGrainMask) != 0 || bin >= kParkedBins ||
-      (uintptr_t(ptr) & kGrainMask) != 0 || tag >= tag_limit_ || regions_[tag].owner != &main_ ||
-      !regions_[tag].region->holds_own_used_block(ptr))
+      (uintptr_t(ptr) & kGrainMask) != 0 || used_block_slot(ptr).owner != &main_)
     return false;
   SimpleAllocator::park(ptr);
   link_parked(ptr, parked_[bin]);

@@ -52,7 +52,8 @@ bool Handles::grow_table(Allocator& heap) {
 kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   hook(heap);
   void* block;
-  if (bytes > kMaxAllocBytes - kHiddenBytes) {
+  bool small = bytes <= kMaxAllocBytes - kHiddenBytes;
+  if (!small) {
     block = heap.alloc_handle_large(bytes);
   } else {
     // A multiple of 16 bytes with the header and the index (see allocator.hpp).
@@ -61,7 +62,6 @@ kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   }
   if (block == nullptr)
     return 0;
-  bool small = !heap.is_large(block);
   // The table grows after the block is had (a request that fails sets nothing up). Growing it
   // may compact: index 0 keeps the block where it is until it has its entry.
   if (small)

@@ -54,7 +54,7 @@
 // (kNoRegionTag, the highest, is no region's).
 //
 // A parked block is a used block the layer above holds back for reuse (its cache of freed
-// small blocks): its header's tag is kParkedTag, so dealloc, resize and holds_used_block
+// small blocks): its header's tag is kParkedTag, so dealloc, resize and holds_own_used_block
 // refuse it (a second free is caught), and its region's tag waits in its fourth word:
 //
 //   │ header kParkedTag|size|P|0 │ parker's link (8 bytes) │ region's tag │ ...
@@ -297,10 +297,8 @@ public:
   SimpleAllocator* next() const { return next_.value; }
 
   bool contains(const void* ptr) const;
-  // Whether ptr is where the payload of a used block of this region or a later one in the
-  // chain starts, as far as headers tell (what dealloc accepts). O(1) per region.
-  bool holds_used_block(const void* ptr) const { return owner_of(ptr) != nullptr; }
-  // The same for this region alone (not the chain).
+  // Whether ptr is where the payload of a used block of this region (not the chain) starts,
+  // as far as headers tell (what dealloc accepts of it). O(1).
   bool holds_own_used_block(const void* ptr) const;
   // Calls visit for every block of this region (not the chain) in address order, with the
   // block's start (its header), its size in bytes and whether it is free. O(blocks). visit may
