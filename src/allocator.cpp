@@ -743,15 +743,6 @@ Space* Allocator::reserve_space(size_t initial_bytes) {
   return space;
 }
 
-bool Allocator::is_live(const Space* space) {
-  if (space == &main_ || space == known_live_)
-    return true;
-  bool live = is_heap_record(space);
-  if (live)
-    known_live_ = space; // a task calls in the same heap again and again
-  return live;
-}
-
 namespace {
 
 void unlink_child(Space& space) {
@@ -766,7 +757,6 @@ void unlink_child(Space& space) {
 } // namespace
 
 void Allocator::drop(Space& space) {
-  known_live_ = nullptr;
   while (space.first_child != nullptr)
     drop(*space.first_child);
   while (space.small != nullptr)
@@ -780,7 +770,6 @@ void Allocator::drop(Space& space) {
 }
 
 void Allocator::merge(Space& space) {
-  known_live_ = nullptr;
   Space& parent = *space.parent;
   if (space.small != nullptr) {
     SimpleAllocator* oldest = space.small;

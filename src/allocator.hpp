@@ -183,7 +183,7 @@ public:
   // blocks (0: none yet); nullptr when out of memory. Its record is a block of the main heap.
   Space* create_space(Space& parent, size_t initial_bytes);
   // Whether space is the main heap or a live private heap. O(1).
-  bool is_live(const Space* space);
+  bool is_live(const Space* space) const { return space == &main_ || is_heap_record(space); }
   void drop(Space& space);
   void merge(Space& space);
   Space& main_space() { return main_; }
@@ -353,7 +353,6 @@ private:
   uint32_t grow_calls_ = 0;
   uint32_t grown_pages_ = 0;
   bool growth_paused_ = false; // not "allowed = true": a state of all zeros stays out of .data
-  const Space* known_live_ = nullptr; // the last private heap is_live found live
   BeforeGrowth before_growth_ = nullptr;
   void* before_growth_context_ = nullptr;
   void* parked_[kParkedBins] = {}; // the newest parked block of each size
