@@ -3,14 +3,14 @@
 // that large blocks (32 KiB .. 4 MiB) run it out of memory. Each input decodes a sequence of
 // calls checked against the shadow models (blocks with the heap that owns each; handles with a
 // copy of each block), kit_check() and the figures of every heap; at its end every block and
-// handle is freed and every private heap dropped, so the next input (same process, same heap)
-// starts from an empty heap. Some inputs run on memory that grows by a fifth at least, as
-// Emscripten's; some have other code grow memory after each growth of kitalloc's (see
+// handle is freed, every private heap dropped, and the figures checked. Each input starts on a
+// restarted heap (kit_native_heap_restart: fresh memory, nothing of the inputs before), so a
+// finding replays from its input alone. Some inputs run on memory that grows by a fifth at
+// least, as Emscripten's; some have other code grow memory after each growth of kitalloc's (see
 // LLVMFuzzerTestOneInput).
 //
 // Private heaps all live under one root heap per input (created first, dropped last): merges
-// never reach the main heap, whose regions are never given back, so one input cannot leave
-// less memory to the next.
+// never reach the main heap, so the end of an input tells the main heap's blocks apart.
 //
 // Input: operations, each an opcode byte and its operands (see run_operation). Seeds:
 // fuzz/make_corpus.sh.
@@ -47,11 +47,11 @@ OperationTally tally("fuzz-c-abi");
 uint64_t out_of_memory_results = 0; // printed at exit: shows the OOM paths were exercised
 
 constexpr size_t kHeapLimitBytes = size_t(32) << 20;
-// Memory "other code" may grow between kitalloc's growths, in all (it is never given back):
-// the native heap's maximum is raised by what it took, so kitalloc keeps kHeapLimitBytes.
-// Inputs run it until that is spent (about 500 growths: a minute or two), then without it.
+// Memory "other code" may grow between kitalloc's growths, in an input: the native heap's
+// maximum is raised by what it took, so kitalloc keeps kHeapLimitBytes.
 constexpr size_t kForeignLimitBytes = size_t(64) << 20;
-size_t foreign_bytes = 0;
+size_t foreign_bytes = 0;     // this input's
+size_t foreign_pages_all = 0; // every input's, for the summary at exit
 uint32_t grow_calls_seen = 0; // kitalloc's growths when other code last grew memory
 // That memory, filled with a byte of its own: kitalloc must never write it.
 struct ForeignRange {
@@ -164,8 +164,7 @@ kit_stats heap_stats(kit_heap* heap) {
 class AbiHarness {
 public:
   // foreign_growth: other code grows memory too (1-3 pages), first and after each call that
-  // grew it, so that kitalloc's next growth lands above memory it must never touch (kitalloc
-  // keeps its memory from input to input, so it grows in few of them).
+  // grew it, so that kitalloc's next growth lands above memory it must never touch.
   void run(InputDecoder& input, bool foreign_growth) {
     create_root();
     check_step();
@@ -1177,6 +1176,7 @@ private:
       return;
     grow_calls_seen = grow_calls;
     foreign_bytes += bytes;
+    foreign_pages_all += bytes / kPageBytes;
     kit_native_heap_limit(kHeapLimitBytes + foreign_bytes);
     auto* start = reinterpret_cast<unsigned char*>(
         kit_native_heap_grow_foreign(uint32_t(bytes / kPageBytes)));
@@ -1218,17 +1218,20 @@ private:
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  kit_native_heap_limit(kHeapLimitBytes);
   std::atexit([] {
     std::fprintf(stderr, "fuzz-c-abi: %llu requests ran out of memory; other code grew %zu pages\n",
-                 static_cast<unsigned long long>(out_of_memory_results),
-                 foreign_bytes / kPageBytes);
+                 static_cast<unsigned long long>(out_of_memory_results), foreign_pages_all);
   });
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tally.start_input();
+  tally.require(kit_native_heap_restart() == 1, "the native heap did not restart");
+  kit_native_heap_limit(kHeapLimitBytes);
+  foreign_bytes = 0;
+  foreign_ranges.clear();
+  grow_calls_seen = 0;
   // Half the inputs grow memory as Emscripten does, by a fifth at least: pages never written
   // wait at the top (calloc's freshness, the map placed in a surplus).
   kit_native_heap_overgrow(size != 0 && (data[0] & 0x80) != 0 ? 20 : 0);

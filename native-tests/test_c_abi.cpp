@@ -386,4 +386,33 @@ TEST_SUITE("C ABI") {
       kit_free(block);
     CHECK(std::string(check()) == "ok");
   }
+
+  // heap.hpp: what fuzz-c-abi starts each input with.
+  TEST_CASE("the native heap's restart: an empty heap on zeroed memory, as in a new process") {
+    constexpr size_t kDirtyBytes = 4 << 20;
+    auto* dirty = static_cast<unsigned char*>(kit_malloc(kDirtyBytes));
+    REQUIRE(dirty != nullptr);
+    std::memset(dirty, 0xEE, kDirtyBytes);
+    kit_heap* heap = kit_heap_create(nullptr, 0);
+    REQUIRE(heap != nullptr);
+    REQUIRE(kit_handle_alloc(100) != 0);
+    REQUIRE(kit_native_heap_restart() == 1);
+    kit_stats after;
+    kit_get_stats(&after);
+    CHECK(after.memory_bytes < (1 << 17)); // the two pages a process starts with (4 MiB before)
+    CHECK(after.bytes_in_use == 0);
+    CHECK(after.peak_bytes == 0);
+    CHECK(after.malloc_calls == 0);
+    CHECK(after.small.live_blocks == 0);
+    CHECK(after.large_blocks == 0);
+    CHECK(kit_heap_malloc(heap, 10) == nullptr); // a heap from before is not a live heap now
+    auto* zeroed = static_cast<unsigned char*>(kit_calloc(1, kDirtyBytes));
+    REQUIRE(zeroed != nullptr);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < kDirtyBytes; ++i)
+      nonzero += zeroed[i] != 0;
+    CHECK(nonzero == 0);
+    CHECK(std::string(check()) == "ok");
+    kit_free(zeroed);
+  }
 }

@@ -382,6 +382,19 @@ int KIT_JS_EXPORT(kit_set_auto_compact)(int enabled) {
   return handles.set_auto_compact(heap(), enabled != 0) ? 1 : 0;
 }
 
+// The global heap's state goes with its memory (heap.hpp).
+int kit_native_heap_restart(void) {
+  if (!restart_platform_heap())
+    return 0;
+  global = Allocator{};
+  ready = false;
+  handles = Handles{};
+  calls = {};
+  for (uint64_t& bucket : size_histogram)
+    bucket = 0;
+  return 1;
+}
+
 // ── The standard names, in wasm builds ──────────────────────────────────────────────────────
 // Linking libkitalloc.a replaces the toolchain's malloc. wasi-libc keeps its whole malloc family
 // (and __libc_*) in one member, dlmalloc.o: defining every name it defines keeps that member out

@@ -27,6 +27,9 @@ enum class Error { out_of_memory, invalid_argument };
 int error_code(Error error);
 // Sets errno where the platform has one; nothing in freestanding wasm.
 void set_errno(Error error);
+// Gives all memory back and starts over as the program started, zeroed (the native heap); false
+// where memory cannot shrink (wasm).
+bool restart_platform_heap();
 // Writes bytes to standard error: the checked build's default failure report, the trace
 // build's lines. Freestanding wasm has none: there it calls the import env.kit_write_stderr
 // (pointer, length), which the embedder provides (only modules of those builds import it).
@@ -40,3 +43,9 @@ void write_stderr(const char* bytes, size_t length);
 extern "C" void kit_native_heap_limit(size_t bytes);
 extern "C" void kit_native_heap_overgrow(uint32_t percent);
 extern "C" uintptr_t kit_native_heap_grow_foreign(uint32_t pages);
+// Forgets every block, heap and handle, the figures and call counts with them: the global heap
+// starts over on fresh memory, as in a new process (c_abi.cpp; its maximum and growth share stay
+// as set). Every pointer it gave out dangles. Returns 0, changing nothing, where memory cannot
+// be given back (wasm). A fuzzer's inputs then each start from the same state: a finding
+// replays from its input alone.
+extern "C" int kit_native_heap_restart(void);

@@ -68,6 +68,16 @@ Heap platform_heap() {
   return Heap{grow_memory, memory.start + kHeapBaseOffset, memory.end};
 }
 
+bool restart_platform_heap() {
+  if (!reserve())
+    return false;
+  // Private anonymous pages read as zeros again after MADV_DONTNEED, as grown memory does.
+  if (madvise(reinterpret_cast<void*>(memory.start), memory.end - memory.start, MADV_DONTNEED) != 0)
+    return false;
+  memory.end = memory.start + kInitialBytes;
+  return true;
+}
+
 int error_code(Error error) { return error == Error::out_of_memory ? ENOMEM : EINVAL; }
 void set_errno(Error error) { errno = error_code(error); }
 

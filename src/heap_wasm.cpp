@@ -39,6 +39,8 @@ uintptr_t grow_memory(uint32_t pages, uintptr_t* new_end) {
 
 Heap platform_heap() { return Heap{grow_memory, uintptr_t(&__heap_base), memory_end()}; }
 
+bool restart_platform_heap() { return false; } // wasm memory never shrinks
+
 #if __has_include(<errno.h>)
 int error_code(Error error) { return error == Error::out_of_memory ? ENOMEM : EINVAL; }
 void set_errno(Error error) { errno = error_code(error); }
