@@ -979,6 +979,21 @@ private:
   void bad_heap(InputDecoder& input) {
     uint8_t kind = input.byte();
     uint8_t selector = input.byte();
+    if (kind % 4 == 3 && (kind & 0x80) != 0) { // a block named by its own bytes and the next's
+      tally.start_operation("a block whose bytes, and the next block's, hold its address");
+      size_t bytes = 16 * (1 + selector % 8);
+      auto* named = static_cast<uintptr_t*>(kit_malloc(bytes));
+      auto* next = static_cast<uintptr_t*>(kit_malloc(256)); // a list node pointing back
+      if (named != nullptr && next != nullptr) {
+        std::fill(named, named + bytes / sizeof(uintptr_t), uintptr_t(named));
+        std::fill(next, next + 256 / sizeof(uintptr_t), uintptr_t(named));
+        require_refused_heap(reinterpret_cast<kit_heap*>(named));
+      }
+      kit_free(next);
+      kit_free(named);
+      check_step();
+      return;
+    }
     if (kind % 4 == 3) { // a copy of a live heap's record, elsewhere
       tally.start_operation("a copy of a heap's record");
       void* copy = kit_malloc(96);
