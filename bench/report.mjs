@@ -467,9 +467,10 @@ ${table(['bar', 'measured', ''], bars())}
 
 Why the bars above that are not met are not met, and what would meet them:
 - **Speed (2.0×).** Every allocator's time includes the harness's own work per operation (the
-  slot table, writing and reading back each block's first and last byte, the loop): the
-  faster the allocator, the more of what is measured is the harness, so 2.0× in these tables
-  needs an allocator far more than twice as fast.${ceilingText()}
+  slot table, writing and reading back each block's first and last byte, the loop; inlined
+  into each workload, no call per step): the faster the allocator, the more of what is
+  measured is the harness, so 2.0× in these tables needs an allocator more than twice as
+  fast.${ceilingText()}
   kitalloc's malloc and free of 16..256 B mostly take and park blocks on per-size LIFO
   lists (\`src/allocator.hpp\`, "Parked blocks"), inlined into the C ABI (the standard names
   are aliases of kitalloc's functions): no split, no merge, no call below it. What that path still
