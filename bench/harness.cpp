@@ -285,11 +285,13 @@ private:
   BENCH_INLINE void fill(const Block& block, uint32_t from) {
     if (block.size == 0)
       return;
-    if (checked_)
-      return fill_pattern(block, from);
-    if (from == 0)
-      block.bytes[0] = pattern_byte(block.tag, 0);
-    block.bytes[block.size - 1] = pattern_byte(block.tag, block.size - 1);
+    if (checked_) {
+      fill_pattern(block, from);
+    } else {
+      if (from == 0)
+        block.bytes[0] = pattern_byte(block.tag, 0);
+      block.bytes[block.size - 1] = pattern_byte(block.tag, block.size - 1);
+    }
   }
   BENCH_OUT_OF_LINE void fill_pattern(const Block& block, uint32_t from) {
     uint32_t offset = from;

@@ -53,12 +53,12 @@ kit_handle Handles::alloc(Allocator& heap, size_t bytes) {
   hook(heap);
   void* block;
   bool small = bytes <= kMaxAllocBytes - kHiddenBytes;
-  if (!small) {
-    block = heap.alloc_handle_large(bytes);
-  } else {
+  if (small) {
     // A multiple of 16 bytes with the header and the index (see allocator.hpp).
     size_t units = (bytes + kWordBytes + kHiddenBytes + 15) / 16 * 4;
     block = heap.alloc_handle_block(units - 1);
+  } else {
+    block = heap.alloc_handle_large(bytes);
   }
   if (block == nullptr)
     return 0;
