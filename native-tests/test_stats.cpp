@@ -1,12 +1,16 @@
 // Introspection on the global (native) heap: kit_get_stats's running figures and call counts,
 // kit_walk's picture of the heap, kit_size_histogram.
 #include "../src/heap.hpp" // the native heap's controls
+#include "../wasm-tests/random.hpp"
 #include "kitalloc.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -24,6 +28,8 @@ std::vector<kit_walk_entry> walk() {
 }
 
 uintptr_t address(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); }
+
+using kit_test::Random;
 
 // bytes_in_use counts the allocator's usable bytes; in the checked build malloc_usable_size
 // reports the caller's size and the blocks hold a trailer too (src/checked.hpp), 9-12 bytes
@@ -77,6 +83,114 @@ TEST_SUITE("stats") {
     CHECK(end.free_calls == start.free_calls + 2);
     CHECK(end.peak_bytes >= grown.trip_peak_bytes);
     CHECK(end.memory_bytes >= uint64_t(end.pages.total_words) << 16);
+  }
+
+  // The peaks are kept per span (src/allocator.hpp, "Figures"): each must still be the highest
+  // figure ever seen, as read after every call here, whichever space the calls go to. A call
+  // that moves no block never passes through a figure higher than before and after it, so the
+  // highest figure read is the peak exactly.
+  TEST_CASE("peaks are exact across the main heap, private heaps, handles and trips") {
+    REQUIRE(kit_native_heap_restart() == 1);
+    constexpr unsigned kSlots = 64;
+    // The handle table grows (a new table, then the old one freed) only while these are first
+    // taken, before any figure is read.
+    kit_handle handles[kSlots] = {};
+    for (kit_handle& handle : handles)
+      REQUIRE((handle = kit_handle_alloc(16)) != 0);
+    for (kit_handle& handle : handles)
+      REQUIRE(kit_handle_free(handle) == KIT_OK);
+    // A heap's record is a block of the main heap (and its only block in use, with no room).
+    uint64_t before_heaps = stats().bytes_in_use;
+    kit_heap* heaps[2] = {kit_heap_create(nullptr, 0), nullptr};
+    REQUIRE(heaps[0] != nullptr);
+    heaps[1] = kit_heap_create(heaps[0], 0);
+    REQUIRE(heaps[1] != nullptr);
+    uint64_t records = stats().bytes_in_use - before_heaps;
+    CHECK(records > 0);
+    kit_reset_trip_peak();
+
+    void* main_blocks[kSlots] = {};
+    void* heap_blocks[kSlots] = {};
+    unsigned heap_of[kSlots] = {};
+    for (kit_handle& handle : handles)
+      handle = 0;
+    // The set-up's own peaks, then the highest figures read from here on.
+    kit_stats figures = stats(), space;
+    REQUIRE(kit_heap_get_stats(nullptr, &space) == KIT_OK);
+    uint64_t peak = figures.peak_bytes, main_peak = space.peak_bytes, heap_peaks[2] = {};
+    uint64_t trip_start = figures.bytes_in_use, trip_peak = trip_start;
+    CHECK(figures.trip_peak_bytes == trip_peak);
+    Random random{20261207};
+    for (unsigned step = 0; step < 20000; ++step) {
+      unsigned slot = random.below(kSlots);
+      size_t size = random.below(8) == 0 ? 40000 + random.below(100000) : 1 + random.below(600);
+      switch (random.below(3)) {
+      case 0: // the main heap
+        if (main_blocks[slot] != nullptr)
+          kit_free(std::exchange(main_blocks[slot], nullptr));
+        else
+          REQUIRE((main_blocks[slot] = kit_malloc(size)) != nullptr);
+        break;
+      case 1: // a private heap
+        if (heap_blocks[slot] != nullptr) {
+          kit_heap_free(heaps[heap_of[slot]], std::exchange(heap_blocks[slot], nullptr));
+        } else {
+          heap_of[slot] = random.below(2);
+          REQUIRE((heap_blocks[slot] = kit_heap_malloc(heaps[heap_of[slot]], size)) != nullptr);
+        }
+        break;
+      default: // the handle space
+        if (handles[slot] != 0)
+          REQUIRE(kit_handle_free(std::exchange(handles[slot], 0)) == KIT_OK);
+        else
+          REQUIRE((handles[slot] = kit_handle_alloc(size)) != 0);
+      }
+      if (random.below(500) == 0) {
+        kit_reset_trip_peak();
+        trip_start = stats().bytes_in_use;
+        trip_peak = trip_start;
+      }
+      figures = stats();
+      peak = std::max(peak, figures.bytes_in_use);
+      trip_peak = std::max(trip_peak, figures.bytes_in_use);
+      REQUIRE(figures.peak_bytes == peak);
+      REQUIRE(figures.trip_peak_bytes == trip_peak);
+      REQUIRE(kit_heap_get_stats(nullptr, &space) == KIT_OK);
+      main_peak = std::max(main_peak, space.bytes_in_use);
+      REQUIRE(space.peak_bytes == main_peak);
+      uint64_t spaces_in_use = space.bytes_in_use;
+      for (unsigned index = 0; index < 2; ++index) {
+        REQUIRE(kit_heap_get_stats(heaps[index], &space) == KIT_OK);
+        heap_peaks[index] = std::max(heap_peaks[index], space.bytes_in_use);
+        REQUIRE(space.peak_bytes == heap_peaks[index]);
+        spaces_in_use += space.bytes_in_use;
+      }
+      REQUIRE(spaces_in_use <= figures.bytes_in_use); // the rest: the handles' blocks and table
+    }
+    CHECK(trip_start <= trip_peak);
+
+    // Merged into the main heap, a private heap's bytes become the main heap's: the total
+    // stays, but for the heaps' records (blocks of the main heap) freed.
+    figures = stats();
+    REQUIRE(kit_heap_merge(heaps[1]) == KIT_OK);
+    REQUIRE(kit_heap_get_stats(heaps[0], &space) == KIT_OK);
+    uint64_t first_heap_bytes = space.bytes_in_use;
+    REQUIRE(kit_heap_merge(heaps[0]) == KIT_OK);
+    CHECK(stats().bytes_in_use == figures.bytes_in_use - records);
+    CHECK(stats().peak_bytes == peak);
+    REQUIRE(kit_heap_get_stats(nullptr, &space) == KIT_OK);
+    CHECK(space.peak_bytes == std::max(main_peak, space.bytes_in_use));
+    CHECK(space.bytes_in_use > first_heap_bytes);
+    for (unsigned slot = 0; slot < kSlots; ++slot) {
+      kit_free(main_blocks[slot]);
+      kit_free(heap_blocks[slot]); // the main heap's now
+      if (handles[slot] != 0)
+        REQUIRE(kit_handle_free(handles[slot]) == KIT_OK);
+    }
+    CHECK(stats().peak_bytes == peak);
+    CHECK(std::string(kit_check() ? kit_check() : "ok") == "ok");
+    // The tests after this one find a heap without handle regions, as before it.
+    REQUIRE(kit_native_heap_restart() == 1);
   }
 
   TEST_CASE("failed calls are counted: out-of-range sizes, bad alignments, overflow") {

@@ -24,6 +24,8 @@ size_t worst_case_bytes(size_t word_count, uint32_t align_bits) {
   return (word_count + 1) * kWordBytes + gap;
 }
 
+uint64_t larger(uint64_t first, uint64_t second) { return first > second ? first : second; }
+
 // A block's payload words, copied (the blocks do not overlap).
 void copy_payload(void* to, const void* from) {
   copy_words_down(static_cast<Word*>(to), static_cast<const Word*>(from),
@@ -156,9 +158,9 @@ void Allocator::unpark_all(const SimpleAllocator* keep_room) {
       payload = next;
     }
     parked_[bin] = nullptr;
-    parked_count_[bin] = 0;
   }
   parked_blocks_ = 0;
+  parked_words_ = 0;
   for (SimpleAllocator* region = main_.small; region != nullptr; region = region->next())
     if (region != keep_room)
       trim_slack({region, &main_});
@@ -177,8 +179,7 @@ bool Allocator::unpark_after(const void* ptr, const SimpleAllocator& region) {
 
 // Parked blocks are used blocks to their regions and free ones to everybody else.
 void Allocator::count_parked_as_free(RegionStats& figures) const {
-  for (uint32_t bin = 0; bin < kParkedBins; ++bin)
-    figures.fragment_words += parked_count_[bin] * parked_units(bin);
+  figures.fragment_words += parked_words_;
   figures.fragments += parked_blocks_;
   figures.live_blocks -= parked_blocks_;
 }
@@ -763,7 +764,7 @@ void Allocator::drop(Space& space) {
     release_region(space, space.small);
   while (space.large != 0)
     free_large(space.large);
-  bytes_in_use_ -= space.bytes_in_use;
+  count_other(space, 0, space.bytes_in_use);
   unlink_child(space);
   space.live_key = 0;
   free(&space);
@@ -804,9 +805,9 @@ void Allocator::merge(Space& space) {
   parent.region_count += space.region_count;
   parent.large_blocks += space.large_blocks;
   parent.large_pages += space.large_pages;
-  parent.bytes_in_use += space.bytes_in_use;
-  parent.peak_bytes =
-      parent.bytes_in_use > parent.peak_bytes ? parent.bytes_in_use : parent.peak_bytes;
+  uint64_t moved_bytes = space.bytes_in_use;
+  count_other(space, 0, moved_bytes);
+  count_added(parent, moved_bytes);
   unlink_child(space);
   space.live_key = 0;
   free(&space);
@@ -1078,9 +1079,9 @@ kit_stats Allocator::stats() const {
   if (partial_ != nullptr)
     stats.memory_bytes = partial_->end() - heap_.begin;
   stats.memory_bytes += uint64_t(stats.pages.total_words) << kPageShift;
-  stats.bytes_in_use = bytes_in_use_;
-  stats.peak_bytes = peak_bytes_;
-  stats.trip_peak_bytes = trip_peak_bytes_;
+  stats.bytes_in_use = main_.bytes_in_use + other_bytes_;
+  stats.peak_bytes = larger(peak_bytes_, span_peak_total());
+  stats.trip_peak_bytes = larger(trip_peak_bytes_, span_peak_total());
   return stats;
 }
 
@@ -1098,9 +1099,30 @@ kit_stats Allocator::space_stats(const Space& space) const {
   stats.large_pages = space.large_pages;
   stats.memory_bytes += uint64_t(space.large_pages) << kPageShift;
   stats.bytes_in_use = space.bytes_in_use;
-  stats.peak_bytes = space.peak_bytes;
-  stats.trip_peak_bytes = space.peak_bytes;
+  stats.peak_bytes =
+      &space == &main_ ? larger(main_.peak_bytes, span_peak_bytes_) : space.peak_bytes;
+  stats.trip_peak_bytes = stats.peak_bytes;
   return stats;
+}
+
+// A change in a space other than the main heap ends the main heap's span (see "Figures").
+void Allocator::count_other(Space& space, uint64_t added, uint64_t removed) {
+  end_span();
+  space.bytes_in_use = space.bytes_in_use + added - removed;
+  space.peak_bytes = larger(space.peak_bytes, space.bytes_in_use);
+  other_bytes_ = other_bytes_ + added - removed;
+}
+
+void Allocator::end_span() {
+  peak_bytes_ = larger(peak_bytes_, span_peak_total());
+  trip_peak_bytes_ = larger(trip_peak_bytes_, span_peak_total());
+  main_.peak_bytes = larger(main_.peak_bytes, span_peak_bytes_);
+  span_peak_bytes_ = main_.bytes_in_use;
+}
+
+void Allocator::reset_trip_peak() {
+  end_span();
+  trip_peak_bytes_ = main_.bytes_in_use + other_bytes_;
 }
 
 // A space's regions name it in their slots, and its large runs name it and link both ways.
@@ -1204,23 +1226,22 @@ const char* Allocator::check_foreign(uint32_t found) const {
 // Each parked list holds as many blocks as it counts, each parked, of the list's size, in a
 // region of the main heap (the core's check verifies the region named is the one around it).
 const char* Allocator::check_parked() const {
-  uint32_t blocks = 0;
+  uint32_t blocks = 0, words = 0;
   for (uint32_t bin = 0; bin < kParkedBins; ++bin) {
-    uint32_t count = 0;
     for (const void* payload = parked_[bin]; payload != nullptr; payload = next_parked(payload)) {
-      if (++count > parked_count_[bin])
-        return "a parked list holds more blocks than it counts";
+      if (++blocks > parked_blocks_)
+        return "the parked lists hold more blocks than they count";
+      words += parked_units(bin);
       uint32_t tag = SimpleAllocator::parked_region_tag(payload);
       if (!SimpleAllocator::is_parked(payload) ||
           parked_bin(SimpleAllocator::block_units(payload)) != bin || tag >= tag_limit_ ||
           regions_[tag].owner != &main_ || !regions_[tag].region->contains(payload))
         return "a parked block is not parked, not of its list's size, or not the main heap's";
     }
-    if (count != parked_count_[bin])
-      return "a parked list holds fewer blocks than it counts";
-    blocks += count;
   }
-  return blocks == parked_blocks_ ? nullptr : "the parked lists do not add up to the count kept";
+  return blocks == parked_blocks_ && words == parked_words_
+             ? nullptr
+             : "the parked lists do not add up to the blocks and words counted";
 }
 
 // ── kit_walk ─────────────────────────────────────────────────────────────────────────────────

@@ -63,6 +63,14 @@
 // a program that frees many blocks of a size, then allocates that size again (or exits), pays no
 // merge at all; any other pays each merge once, later.
 //
+// Figures. Bytes in use and their peaks (kit_stats) are kept where they change, for the least
+// work on malloc and free in the main heap: there, its bytes_in_use and the highest it reached
+// in the current span (span_peak_bytes_), nothing else. A span ends when the bytes in use
+// of any other space change (private heaps, handles) or a trip starts; the span's peak then
+// goes into the main heap's own peak and, with the other spaces' bytes (constant during the
+// span), into the global and trip peaks. So each of those is the larger of its value at the
+// span's start and what the current span makes of it (span_peak_total()).
+//
 // Policy.
 // - Small blocks (payload below 32 KiB): the space's chain of regions. When no region has
 //   room, a region's run grows in place over free pages after it (up to 2 MiB), else the
@@ -131,7 +139,7 @@ struct Space {
   uint32_t large_pages = 0;
   bool handle_blocks = false; // the handle space: regions laid out for handles; free() refuses
   uint64_t bytes_in_use = 0;
-  uint64_t peak_bytes = 0;
+  uint64_t peak_bytes = 0; // the main heap's: its peak before the allocator's current span
   // A live private heap's own address mixed with kLiveKeyMix: what tells it from a dead or
   // forged one (cleared when the heap is dropped or merged). Mixed, because a program's own data
   // may hold a block's address where a record keeps this (a list node pointing at itself).
@@ -216,7 +224,7 @@ public:
   kit_stats stats() const;
   // The same for one space (its regions, large runs, bytes; memory its runs take).
   kit_stats space_stats(const Space& space) const;
-  void reset_trip_peak() { trip_peak_bytes_ = bytes_in_use_; }
+  void reset_trip_peak();
   // The core's check over every region and span, and the spaces' bookkeeping; nullptr when
   // all hold.
   const char* check() const;
@@ -311,6 +319,9 @@ private:
   Space* space_of_code(uint32_t kind) const;
   void count_added(Space& space, uint64_t bytes);
   void count_removed(Space& space, uint64_t bytes);
+  [[gnu::noinline]] void count_other(Space& space, uint64_t added, uint64_t removed); // cold
+  void end_span();
+  uint64_t span_peak_total() const { return span_peak_bytes_ + other_bytes_; }
   bool in_heap(const void* ptr) const;
   bool is_heap_record(const Space* space) const;
   bool in_free_run(uint32_t page) const;
@@ -347,7 +358,10 @@ private:
   uint32_t first_foreign_ = 0; // the lowest foreign run (0: none), linked upwards
   uint32_t large_blocks_ = 0;
   uint32_t large_pages_ = 0;
-  uint64_t bytes_in_use_ = 0;
+  // Bytes in use (see "Figures" above): the main heap's in main_.bytes_in_use, the other
+  // spaces' together here; the peaks of their sum before the current span.
+  uint64_t other_bytes_ = 0;
+  uint64_t span_peak_bytes_ = 0; // the main heap's highest bytes_in_use in the current span
   uint64_t peak_bytes_ = 0;
   uint64_t trip_peak_bytes_ = 0;
   uint32_t grow_calls_ = 0;
@@ -356,8 +370,8 @@ private:
   BeforeGrowth before_growth_ = nullptr;
   void* before_growth_context_ = nullptr;
   void* parked_[kParkedBins] = {}; // the newest parked block of each size
-  uint32_t parked_count_[kParkedBins] = {};
   uint32_t parked_blocks_ = 0;
+  uint32_t parked_words_ = 0;     // theirs, headers included
   RegionSlot* regions_ = nullptr; // the slots of tags below tag_limit_ (see "Spaces" above)
   uint16_t* free_tags_ = nullptr; // a ring of slot_capacity_ entries
   uint32_t slot_capacity_ = 0;
@@ -443,7 +457,7 @@ KIT_HOT_PATH bool Allocator::free(void* ptr) {
 inline Allocator::RegionSlot Allocator::used_block_slot(const void* ptr) const {
   uint32_t tag = SimpleAllocator::tag_of(ptr);
   RegionSlot slot = tag < tag_limit_ ? regions_[tag] : RegionSlot{nullptr, nullptr};
-  if (slot.region == nullptr || !slot.region->holds_own_used_block(ptr))
+  if (slot.region == nullptr || !slot.region->holds_own_used_word_block(ptr))
     return {nullptr, nullptr};
   return slot;
 }
@@ -463,8 +477,8 @@ KIT_HOT_PATH void* Allocator::take_parked(size_t bytes) {
 // Takes the head of a parked list off it and makes it its region's used block again.
 inline void Allocator::unlink_parked(uint32_t bin, void* payload) {
   parked_[bin] = next_parked(payload);
-  parked_count_[bin] -= 1;
   parked_blocks_ -= 1;
+  parked_words_ -= parked_units(bin);
   SimpleAllocator::unpark(payload);
 }
 
@@ -481,23 +495,24 @@ KIT_HOT_PATH bool Allocator::park(void* ptr) {
   SimpleAllocator::park(ptr);
   link_parked(ptr, parked_[bin]);
   parked_[bin] = ptr;
-  parked_count_[bin] += 1;
   parked_blocks_ += 1;
+  parked_words_ += units;
   count_removed(main_, parked_payload_bytes(bin));
   return true;
 }
 
 inline void Allocator::count_added(Space& space, uint64_t bytes) {
-  space.bytes_in_use += bytes;
-  space.peak_bytes = space.bytes_in_use > space.peak_bytes ? space.bytes_in_use : space.peak_bytes;
-  bytes_in_use_ += bytes;
-  peak_bytes_ = bytes_in_use_ > peak_bytes_ ? bytes_in_use_ : peak_bytes_;
-  trip_peak_bytes_ = bytes_in_use_ > trip_peak_bytes_ ? bytes_in_use_ : trip_peak_bytes_;
+  if (&space != &main_)
+    return count_other(space, bytes, 0);
+  main_.bytes_in_use += bytes;
+  if (main_.bytes_in_use > span_peak_bytes_)
+    span_peak_bytes_ = main_.bytes_in_use;
 }
 
 inline void Allocator::count_removed(Space& space, uint64_t bytes) {
-  space.bytes_in_use -= bytes;
-  bytes_in_use_ -= bytes;
+  if (&space != &main_)
+    return count_other(space, 0, bytes);
+  main_.bytes_in_use -= bytes;
 }
 
 } // namespace kit

@@ -299,7 +299,11 @@ public:
   bool contains(const void* ptr) const;
   // Whether ptr is where the payload of a used block of this region (not the chain) starts,
   // as far as headers tell (what dealloc accepts of it). O(1).
-  bool holds_own_used_block(const void* ptr) const;
+  bool holds_own_used_block(const void* ptr) const { return holds_used_block(ptr, unit_shift_); }
+  // The same for a region known to be a word region, with its unit a constant (free's path).
+  bool holds_own_used_word_block(const void* ptr) const {
+    return holds_used_block(ptr, kWordShift);
+  }
   // Calls visit for every block of this region (not the chain) in address order, with the
   // block's start (its header), its size in bytes and whether it is free. O(blocks). visit may
   // free the block it is given (it reads the block's size before calling), nothing else.
@@ -335,6 +339,7 @@ private:
   void* payload_of(uint32_t block) const;
   uint32_t min_units() const;
   uint32_t gap_for(uint32_t block, uint32_t align_bits) const;
+  bool holds_used_block(const void* ptr, uint32_t unit_shift) const;
 
   void* alloc_in_chain(uint32_t units, uint32_t align_bits, bool may_bump);
   void* alloc_here(uint32_t units, uint32_t align_bits, bool may_bump);
@@ -425,15 +430,17 @@ inline void* SimpleAllocator::alloc_from_bump(size_t word_count, uint32_t align_
                                                                      : bump(units, align_bits);
 }
 
-inline bool SimpleAllocator::holds_own_used_block(const void* ptr) const {
+// unit_shift is unit_shift_ (a caller may know it as a constant).
+inline bool SimpleAllocator::holds_used_block(const void* ptr, uint32_t unit_shift) const {
   uintptr_t offset = uintptr_t(ptr) - kWordBytes - base_.value; // wraps for ptr below the region
-  uintptr_t block = offset >> unit_shift_;
-  uintptr_t unit_mask = (uintptr_t(1) << unit_shift_) - 1;
+  uintptr_t block = offset >> unit_shift;
+  uintptr_t unit_mask = (uintptr_t(1) << unit_shift) - 1;
   if ((offset & unit_mask) != 0 || block - heap_start_ >= uintptr_t(unused_start_ - heap_start_))
     return false;
-  uint32_t header_word = word_at(uint32_t(block), 0);
+  uint32_t header_word = static_cast<const Word*>(ptr)[-1];
   uint32_t units = units_of(header_word);
-  return (header_word & ~kSizeField & ~kPrevFree) == tag_bits_ && units >= min_units() &&
+  uint32_t min_units = ((kMinBlockBytes - 1) >> unit_shift) + 1;
+  return (header_word & ~kSizeField & ~kPrevFree) == tag_bits_ && units >= min_units &&
          units <= unused_start_ - block;
 }
 
