@@ -1,10 +1,11 @@
 // Writes docs/BENCHMARKS.md and its chart (SVG) from bench/run.mjs's results and the code
-// sizes scripts/bench.sh measured. Medians over the runs, min–max, ratios to the reference
+// sizes and instruction counts (bench/instructions.sh) scripts/bench.sh measured. Medians over the runs, min–max, ratios to the reference
 // allocator (wasi-libc dlmalloc), and which of kitalloc's bars are met. The section "Handles and
 // private heaps" (bench/heaps.cpp, when the results have it) is also printed to standard output;
 // if any of its runs failed (a surviving handle block changed, ...), the document still gets
 // written and the exit status is 1.
-//   node bench/report.mjs --results results.json --sizes sizes.tsv --markdown out.md --svg out.svg
+//   node bench/report.mjs --results results.json --sizes sizes.tsv --instructions table.md \
+//     --markdown out.md --svg out.svg
 import { execSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,7 @@ const { values: options } = parseArgs({
   options: {
     results: { type: 'string' },
     sizes: { type: 'string' },
+    instructions: { type: 'string' },
     markdown: { type: 'string' },
     svg: { type: 'string' },
   },
@@ -541,6 +543,15 @@ the same with a free list per power of two (the ceiling: no checks, no merging; 
 under WASI; kitalloc, dlmalloc and emmalloc under Emscripten (\`-sMALLOC=\`).
 
 ${speedTable(workloadJobs, 'workload')}
+
+Counted, not timed (\`bench/instructions.sh\`, run by \`scripts/bench.sh\`): wasm instructions
+executed per malloc + free pair under wabt's interpreter, the driver's own loop included
+(\`bench/instructions.c\`), in freestanding modules (wasi-libc's and Emscripten's allocators
+need a libc the interpreter cannot give them). A count is the same on any machine whatever its
+load, where the runs timed above spread up to twice their fastest; it does not see cache misses
+or what V8 makes of each instruction.
+
+${readFileSync(options.instructions, 'utf8').trim()}
 
 ## Memory
 

@@ -235,6 +235,10 @@ for malloc in dlmalloc emmalloc kitalloc; do
   measure "program emscripten" "$malloc" "$size/program-emscripten-$malloc.wasm"
 done
 
+# ── Instructions per operation, counted (no timing) ─────────────────────────────────────────
+echo "bench.sh: counting wasm instructions per operation" >&2
+quietly bench/instructions.sh --table "$out/instructions.md"
+
 # ── Run and report ───────────────────────────────────────────────────────────────────────────
 runs=15
 run_options=()
@@ -265,5 +269,5 @@ node --expose-gc --no-warnings --no-turbo-fast-api-calls --no-liftoff bench/run.
   --heaps "wasi-libc dlmalloc=$out/heaps-dlmalloc.wasm"
 
 node bench/report.mjs --results "$out/results.json" --sizes "$sizes" \
-  --markdown docs/BENCHMARKS.md --svg docs/BENCHMARKS.svg
+  --instructions "$out/instructions.md" --markdown docs/BENCHMARKS.md --svg docs/BENCHMARKS.svg
 echo "bench.sh: wrote docs/BENCHMARKS.md and docs/BENCHMARKS.svg" >&2
