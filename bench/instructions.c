@@ -2,11 +2,11 @@
  * wasm-interp with --trace, which prints one line per instruction executed, and
  * bench/instructions.sh subtracts a run of BATCHES batches from one of twice as many, so that
  * start-up and the first batch's memory growth drop out. A count does not move with the
- * machine's load (the timed benchmark's medians do, by a third here); it does not see cache
+ * machine's load (the timed benchmark's runs spread up to 2x here); it does not see cache
  * misses or what V8 makes of each instruction.
  *
- * Freestanding wasm32 with no libc: linked with an allocator that defines malloc, free and
- * posix_memalign (kitalloc's freestanding build, bench/bump_malloc.c).
+ * Calls only malloc, free and posix_memalign, so any allocator links: a WASI reactor or an
+ * Emscripten module run with every import a stub (nothing here prints or grows memory).
  *   WORKLOAD 1: small LIFO, batches of 100 posix_memalign(16, 32), freed newest first;
  *   WORKLOAD 2: churn, 1,000 live blocks of 16..256 B; each step frees one at random and
  *               allocates one in its place (a batch: 100 steps). */

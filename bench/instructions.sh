@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Wasm instructions per malloc + free pair (bench/instructions.c says how they are counted):
-# kitalloc's freestanding build (Release, as bench.sh builds it), the free lists per power of
-# two (the ceiling) and the bump allocator (the floor) of bench/bump_malloc.c. Deterministic:
-# the same code gives the same count on any machine, whatever its load.
+# Wasm instructions per malloc + free pair (bench/instructions.c says how they are counted), for
+# every allocator the timed benchmark runs: kitalloc and wasi-libc's dlmalloc under WASI,
+# Emscripten's dlmalloc and emmalloc, and bench/bump_malloc.c's free lists per power of two
+# (the ceiling) and bump allocator (the floor). Deterministic: the same code gives the same
+# count on any machine, whatever its load.
 #   bench/instructions.sh [--table FILE]   the table (Markdown) to FILE instead of the screen;
-#                                          about 30 s, building into build/bench-instructions
+#                                          about a minute, building into build/bench-instructions
 # scripts/bench.sh runs it for docs/BENCHMARKS.md.
 set -euo pipefail
 usage="usage: bench/instructions.sh [--table FILE]"
@@ -18,43 +19,95 @@ fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 ./scripts/deps.sh
+export NODE_PATH=/usr/share/nodejs # Emscripten 3.1.6 finds acorn only through it
 
 out=build/bench-instructions
 mkdir -p "$out"
 log=$out/build.log
 : >"$log"
-lib=$out/kitalloc/libkitalloc.a
-if ! { cmake -S . -B "$out/kitalloc" -DCMAKE_BUILD_TYPE=Release -DKITALLOC_ASSERTIONS=OFF \
-  -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasm32-freestanding.cmake" &&
-  cmake --build "$out/kitalloc" --target kitalloc -j2; } >>"$log" 2>&1; then
-  tail -n 40 "$log" >&2
-  echo "instructions.sh: FAILED: building kitalloc (log: $log)" >&2
-  exit 1
-fi
-
-cc=(clang-14 --target=wasm32 -nostdlib -ffreestanding -mbulk-memory -O2 -fno-builtin)
-"${cc[@]}" -c bench/bump_malloc.c -o "$out/bump.o"
-"${cc[@]}" -DFREE_LISTS=1 -c bench/bump_malloc.c -o "$out/free-lists.o"
-
-# count <workload> <batches> <allocator inputs...>: instructions the run executed.
-count() {
-  local workload=$1 batches=$2 module=$out/run.wasm
-  shift 2
-  "${cc[@]}" -DWORKLOAD="$workload" -DBATCHES="$batches" -c bench/instructions.c -o "$out/run.o"
-  wasm-ld-14 --no-entry "$out/run.o" "$@" -o "$module"
-  wasm-interp "$module" --run-all-exports --trace | wc -l
+# quietly <command...>: runs it with its output in the log; on failure shows the log's end.
+quietly() {
+  if ! "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "instructions.sh: FAILED: $*" >&2
+    exit 1
+  fi
 }
 
+# kitalloc as the timed benchmark builds it (Release, WASI); its clean wasi-libc sysroot.
+quietly cmake -S . -B "$out/kitalloc-wasi" -DCMAKE_BUILD_TYPE=Release -DKITALLOC_ASSERTIONS=OFF \
+  -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
+quietly cmake --build "$out/kitalloc-wasi" --target kitalloc -j2
+wasi=(clang-14 --target=wasm32-wasi --sysroot="$root/$out/kitalloc-wasi/wasi-sysroot" -O2 -fno-builtin)
+quietly "${wasi[@]}" -c bench/bump_malloc.c -o "$out/bump.o"
+quietly "${wasi[@]}" -DFREE_LISTS=1 -c bench/bump_malloc.c -o "$out/free-lists.o"
+
+# A module exporting run() (and, under WASI, _initialize first) that wasm-interp runs with
+# every import a stub returning 0: nothing here calls WASI or grows memory past its start.
+# wasi_module <workload> <batches> [allocator inputs...]: no inputs = wasi-libc's dlmalloc.
+wasi_module() {
+  local workload=$1 batches=$2
+  shift 2
+  quietly "${wasi[@]}" -mexec-model=reactor -DWORKLOAD="$workload" -DBATCHES="$batches" \
+    bench/instructions.c "$@" -o "$out/run.wasm"
+}
+# emscripten_module <workload> <batches> <malloc>: Emscripten exports run() before the
+# _initialize that sets up its malloc, and wasm-interp calls exports in order: run goes last.
+emscripten_module() {
+  quietly emcc -O2 -fno-builtin -DWORKLOAD="$1" -DBATCHES="$2" bench/instructions.c \
+    -sMALLOC="$3" -sSTANDALONE_WASM -sINITIAL_MEMORY=16777216 --no-entry -o "$out/run.wasm"
+  quietly wasm2wat --enable-all "$out/run.wasm" -o "$out/run.wat"
+  node -e '
+    const fs = require("fs");
+    const lines = fs.readFileSync(process.argv[1], "utf8").split("\n");
+    const run = lines.findIndex((line) => line.trim().startsWith("(export \"run\""));
+    const [exported] = lines.splice(run, 1);
+    const last = lines.findLastIndex((line) => line.trim().startsWith("(export "));
+    lines.splice(last + 1, 0, exported);
+    fs.writeFileSync(process.argv[1], lines.join("\n"));' "$out/run.wat"
+  quietly wat2wasm --enable-all "$out/run.wat" -o "$out/run.wasm"
+}
+# executed: the instructions the module in run.wasm executes.
+executed() {
+  wasm-interp "$out/run.wasm" --dummy-import-func --run-all-exports --trace | wc -l
+}
+# per_pair <kind> <workload> <allocator...>: instructions per malloc + free pair, from a run of
+# 10 batches of 100 pairs and one of 20 (start-up and the first batch's growth cancel out).
+per_pair() {
+  local kind=$1 workload=$2
+  shift 2
+  "${kind}_module" "$workload" 10 "$@"
+  local once
+  once=$(executed)
+  "${kind}_module" "$workload" 20 "$@"
+  echo $((($(executed) - once) / (10 * 100)))
+}
+
+labels=("kitalloc" "wasi-libc dlmalloc" "Emscripten dlmalloc" "emmalloc" "free lists (ceiling)"
+  "bump (floor)")
+allocators=("wasi $out/kitalloc-wasi/libkitalloc.a" "wasi" "emscripten dlmalloc" "emscripten emmalloc"
+  "wasi $out/free-lists.o" "wasi $out/bump.o")
 {
-  printf '| workload (per malloc + free) | kitalloc | free lists (ceiling) | bump (floor) |\n'
-  printf '|---|---:|---:|---:|\n'
+  header="| workload (per malloc + free)"
+  rule="|---"
+  for label in "${labels[@]}"; do
+    header+=" | $label"
+    rule+="|---:"
+  done
+  echo "$header |"
+  echo "$rule|"
   for workload in 1 2; do
-    name=$([[ $workload == 1 ]] && echo "small LIFO, posix_memalign(16, 32)" || echo "churn, 16..256 B")
-    row="| $name"
-    for inputs in "$lib" "$out/free-lists.o" "$out/bump.o"; do
-      once=$(count $workload 10 $inputs)
-      twice=$(count $workload 20 $inputs)
-      row+=" | $(((twice - once) / (10 * 100)))"
+    row=$([[ $workload == 1 ]] && echo "| small LIFO, posix_memalign(16, 32)" ||
+      echo "| churn, malloc of 16..256 B")
+    counts=()
+    for allocator in "${allocators[@]}"; do
+      read -r kind inputs <<<"$allocator"
+      # shellcheck disable=SC2086 # inputs: none, or one word
+      counts+=("$(per_pair "$kind" "$workload" $inputs)")
+    done
+    reference=${counts[1]}
+    for count in "${counts[@]}"; do
+      row+=" | $count **$(node -p "($reference / $count).toFixed(2)")×**"
     done
     echo "$row |"
   done

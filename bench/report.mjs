@@ -546,10 +546,11 @@ ${speedTable(workloadJobs, 'workload')}
 
 Counted, not timed (\`bench/instructions.sh\`, run by \`scripts/bench.sh\`): wasm instructions
 executed per malloc + free pair under wabt's interpreter, the driver's own loop included
-(\`bench/instructions.c\`), in freestanding modules (wasi-libc's and Emscripten's allocators
-need a libc the interpreter cannot give them). A count is the same on any machine whatever its
-load, where the runs timed above spread up to twice their fastest; it does not see cache misses
-or what V8 makes of each instruction.
+(\`bench/instructions.c\`, about 20 per pair), the same allocators built as above (kitalloc
+under WASI; Emscripten's with \`-sMALLOC=\`); in bold, ${reference}'s count / this count (above
+1: fewer instructions). A count is the same on any machine whatever its load, where the runs
+timed above spread up to twice their fastest; it does not see cache misses, and the
+interpreter counts every \`local.get\` that V8 turns into a register.
 
 ${readFileSync(options.instructions, 'utf8').trim()}
 
