@@ -38,18 +38,21 @@ quietly() {
 quietly cmake -S . -B "$out/kitalloc-wasi" -DCMAKE_BUILD_TYPE=Release -DKITALLOC_ASSERTIONS=OFF \
   -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
 quietly cmake --build "$out/kitalloc-wasi" --target kitalloc -j2
-wasi=(clang-14 --target=wasm32-wasi --sysroot="$root/$out/kitalloc-wasi/wasi-sysroot" -O2 -fno-builtin)
+wasi_link=(clang-14 --target=wasm32-wasi --sysroot="$root/$out/kitalloc-wasi/wasi-sysroot")
+wasi=("${wasi_link[@]}" -O2 -fno-builtin)
 quietly "${wasi[@]}" -c bench/bump_malloc.c -o "$out/bump.o"
 quietly "${wasi[@]}" -DFREE_LISTS=1 -c bench/bump_malloc.c -o "$out/free-lists.o"
 
 # A module exporting run() (and, under WASI, _initialize first) that wasm-interp runs with
 # every import a stub returning 0: nothing here calls WASI or grows memory past its start.
 # wasi_module <workload> <batches> [allocator inputs...]: no inputs = wasi-libc's dlmalloc.
+# Linked without -O, as scripts/bench.sh links: clang would run wasm-opt over the whole module.
 wasi_module() {
   local workload=$1 batches=$2
   shift 2
-  quietly "${wasi[@]}" -mexec-model=reactor -DWORKLOAD="$workload" -DBATCHES="$batches" \
-    bench/instructions.c "$@" -o "$out/run.wasm"
+  quietly "${wasi[@]}" -DWORKLOAD="$workload" -DBATCHES="$batches" -c bench/instructions.c \
+    -o "$out/run.o"
+  quietly "${wasi_link[@]}" -mexec-model=reactor "$out/run.o" "$@" -o "$out/run.wasm"
 }
 # emscripten_module <workload> <batches> <malloc>: Emscripten exports run() before the
 # _initialize that sets up its malloc, and wasm-interp calls exports in order: run goes last.

@@ -73,9 +73,14 @@ template <typename... Numbers> void* traced(char operation, void* ptr, Numbers..
   return ptr;
 }
 
+// What a new block's bytes must be: calloc's zeros, or anything.
+enum class Fill { any, zeros };
+
 // A block for `size` bytes in `space` (sealed in the checked build), or nullptr; sets no errno.
-// Inlined, so that only calloc gives `fresh` an address (and a stack frame).
-KIT_HOT_PATH void* allocate(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
+// The fill is a template argument, so that only calloc's copy gives `fresh` an address (and
+// a stack frame).
+template <Fill kFill> KIT_HOT_PATH void* allocate(size_t size, uint32_t align_bits, Space& space) {
+  constexpr bool zeroed = kFill == Fill::zeros;
   count_request(size);
   size_t request = size;
   if (checked::kEnabled && !checked::padded_size(size, &request))
@@ -91,12 +96,9 @@ KIT_HOT_PATH void* allocate(size_t size, uint32_t align_bits, bool zeroed, Space
   return ptr;
 }
 
-void* allocate(size_t size, uint32_t align_bits, bool zeroed) {
-  return allocate(size, align_bits, zeroed, heap().main_space());
-}
-
-void* alloc(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
-  void* ptr = allocate(size, align_bits, zeroed, space);
+// allocate, setting errno and counting the failure when there is no block.
+template <Fill kFill = Fill::any> void* alloc(size_t size, uint32_t align_bits, Space& space) {
+  void* ptr = allocate<kFill>(size, align_bits, space);
   if (ptr == nullptr) {
     set_errno(Error::out_of_memory);
     return failed(nullptr);
@@ -104,8 +106,9 @@ void* alloc(size_t size, uint32_t align_bits, bool zeroed, Space& space) {
   return ptr;
 }
 
-void* alloc(size_t size, uint32_t align_bits, bool zeroed) {
-  return alloc(size, align_bits, zeroed, heap().main_space());
+// The same in the main heap.
+template <Fill kFill = Fill::any> void* alloc(size_t size, uint32_t align_bits) {
+  return alloc<kFill>(size, align_bits, heap().main_space());
 }
 
 // The space a kit_heap names (NULL: the main heap), or nullptr when it is not a live heap.
@@ -167,7 +170,7 @@ extern "C" {
 
 void* kit_malloc(size_t size) {
   calls.malloc += 1;
-  return traced('a', alloc(size, kDefaultAlignBits, false), size);
+  return traced('a', alloc(size, kDefaultAlignBits), size);
 }
 
 void kit_free(void* ptr) {
@@ -187,13 +190,13 @@ void* kit_calloc(size_t count, size_t size) {
     set_errno(Error::out_of_memory);
     return failed(nullptr);
   }
-  return traced('c', alloc(bytes, kDefaultAlignBits, true), count, size);
+  return traced('c', alloc<Fill::zeros>(bytes, kDefaultAlignBits), count, size);
 }
 
 void* kit_realloc(void* ptr, size_t size) {
   calls.realloc += 1;
   if (ptr == nullptr)
-    return traced('a', alloc(size, kDefaultAlignBits, false), size);
+    return traced('a', alloc(size, kDefaultAlignBits), size);
   if (!verified(ptr, "realloc"))
     return failed(nullptr);
   Space* space = heap().malloc_space_of(ptr);
@@ -213,7 +216,7 @@ void* kit_realloc(void* ptr, size_t size) {
       checked::seal(heap(), ptr, size);
     return traced('r', ptr, size);
   }
-  void* moved = alloc(size, kDefaultAlignBits, false, *space);
+  void* moved = alloc(size, kDefaultAlignBits, *space);
   if (moved == nullptr)
     return nullptr; // the old block is untouched
   __builtin_memcpy(moved, ptr, old_size < size ? old_size : size);
@@ -229,7 +232,7 @@ void* kit_aligned_alloc(size_t alignment, size_t size) {
     set_errno(Error::invalid_argument);
     return failed(nullptr);
   }
-  return traced('a', alloc(size, align_bits_of(alignment), false), size, alignment);
+  return traced('a', alloc(size, align_bits_of(alignment)), size, alignment);
 }
 
 void* kit_memalign(size_t alignment, size_t size) { return kit_aligned_alloc(alignment, size); }
@@ -238,7 +241,7 @@ int kit_posix_memalign(void** out, size_t alignment, size_t size) {
   calls.aligned += 1;
   if (!valid_alignment(alignment) || alignment % sizeof(void*) != 0)
     return failed(error_code(Error::invalid_argument));
-  void* ptr = allocate(size, align_bits_of(alignment), false);
+  void* ptr = allocate<Fill::any>(size, align_bits_of(alignment), heap().main_space());
   if (ptr == nullptr)
     return failed(error_code(Error::out_of_memory));
   *out = traced('a', ptr, size, alignment);
@@ -310,7 +313,7 @@ void* KIT_JS_EXPORT(kit_heap_malloc)(kit_heap* heap_handle, size_t size) {
     set_errno(Error::invalid_argument);
     return failed(nullptr);
   }
-  return alloc(size, kDefaultAlignBits, false, *space);
+  return alloc(size, kDefaultAlignBits, *space);
 }
 
 void KIT_JS_EXPORT(kit_heap_free)(kit_heap*, void* ptr) { kit_free(ptr); }
