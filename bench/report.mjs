@@ -159,7 +159,27 @@ function ceilingText() {
   bar, with memory the bar against dlmalloc's forbids: with its 16-byte header a 17-byte block
   takes 48 bytes, and it ends at ${memory('random actions', ceiling)} there against
   ${memory('random actions', reference)} (it grows memory 16 MiB at a time, so that the
-  cost of \`memory.grow\` does not hide its speed).`;
+  cost of \`memory.grow\` does not hide its speed).${countedText()}`;
+}
+
+// The instruction counts (bench/instructions.sh's table): the column's ratio on one row.
+const instructionRows = readFileSync(options.instructions, 'utf8').trim().split('\n')
+  .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+function countedRatio(row, label) {
+  const column = instructionRows[0].indexOf(label);
+  const cells = instructionRows.find((cells) => cells[0].startsWith(row));
+  const match = cells && column > 0 ? /\*\*(.+)\*\*/.exec(cells[column]) : null;
+  if (!match) throw new Error(`instruction table: no ${label} on the ${row} row`);
+  return match[1];
+}
+function countedText() {
+  const small = (label) => countedRatio('small LIFO', label);
+  const floorBelow = Number.parseFloat(small('bump (floor)')) < 2;
+  return `
+  Counted instead of timed (under "Speed"), per small LIFO pair dlmalloc executes
+  ${small('bump (floor)')} the wasm instructions of the bump allocator that never frees,
+  ${small('free lists (ceiling)')} those of the free lists and ${small('kitalloc')} kitalloc's${
+  floorBelow ? ': counted, not even the floor reaches 2.0× there' : ''}.`;
 }
 
 // ── Chart: speed ratio and utilization per workload ──────────────────────────────────────────
