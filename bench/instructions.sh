@@ -8,6 +8,7 @@
 #                                          about a minute, building into build/bench-instructions
 # scripts/bench.sh runs it for docs/BENCHMARKS.md.
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) fails the script too
 usage="usage: bench/instructions.sh [--table FILE]"
 table=/dev/stdout
 if (($# == 2)) && [[ $1 == --table ]]; then
@@ -70,9 +71,14 @@ emscripten_module() {
     fs.writeFileSync(process.argv[1], lines.join("\n"));' "$out/run.wat"
   quietly wat2wasm --enable-all "$out/run.wat" -o "$out/run.wasm"
 }
-# executed: the instructions the module in run.wasm executes.
+# executed: the instructions the module in run.wasm executes (the trace's lines); a call that
+# traps (a failed malloc traps in bench/instructions.c) fails the script.
 executed() {
-  wasm-interp "$out/run.wasm" --dummy-import-func --run-all-exports --trace | wc -l
+  if ! wasm-interp "$out/run.wasm" --dummy-import-func --run-all-exports --trace |
+    awk '/^[^#].*=> error/ { trapped = 1; print > "/dev/stderr" } END { print NR; exit trapped }'; then
+    echo "instructions.sh: FAILED: $out/run.wasm trapped" >&2
+    return 1
+  fi
 }
 # per_pair <kind> <workload> <allocator...>: instructions per malloc + free pair, from a run of
 # 10 batches of 100 pairs and one of 20 (start-up and the first batch's growth cancel out).
@@ -80,10 +86,11 @@ per_pair() {
   local kind=$1 workload=$2
   shift 2
   "${kind}_module" "$workload" 10 "$@"
-  local once
+  local once twice
   once=$(executed)
   "${kind}_module" "$workload" 20 "$@"
-  echo $((($(executed) - once) / (10 * 100)))
+  twice=$(executed)
+  echo $(((twice - once) / (10 * 100)))
 }
 
 labels=("kitalloc" "wasi-libc dlmalloc" "Emscripten dlmalloc" "emmalloc" "free lists (ceiling)"
