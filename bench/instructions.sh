@@ -4,19 +4,35 @@
 # Emscripten's dlmalloc and emmalloc, and bench/bump_malloc.c's free lists per power of two
 # (the ceiling) and bump allocator (the floor). Deterministic: the same code gives the same
 # count on any machine, whatever its load.
-#   bench/instructions.sh [--table FILE]   the table (Markdown) to FILE instead of the screen;
-#                                          about a minute, building into build/bench-instructions
-# scripts/bench.sh runs it for docs/BENCHMARKS.md.
+#   bench/instructions.sh [--table FILE] [--kitalloc DIR]
+#     --table FILE     the table (Markdown) to FILE instead of the screen
+#     --kitalloc DIR   kitalloc's WASI build to count (libkitalloc.a and its wasi-sysroot in
+#                      DIR, configured as scripts/bench.sh configures build/bench-wasi, which
+#                      passes it); without it, one is built in build/bench-instructions
+# About a minute. scripts/bench.sh runs it for docs/BENCHMARKS.md.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) fails the script too
-usage="usage: bench/instructions.sh [--table FILE]"
+usage="usage: bench/instructions.sh [--table FILE] [--kitalloc DIR]"
 table=/dev/stdout
-if (($# == 2)) && [[ $1 == --table ]]; then
-  table=$2
-elif (($# != 0)); then
-  echo "$usage" >&2
-  exit 2
-fi
+kitalloc=
+while (($# > 0)); do
+  case $1 in
+  --table | --kitalloc)
+    if (($# < 2)); then
+      echo "$usage" >&2
+      exit 2
+    fi
+    [[ $1 == --table ]] && table=$2 || kitalloc=$2
+    shift 2
+    ;;
+  *)
+    echo "$usage" >&2
+    exit 2
+    ;;
+  esac
+done
+[[ $table == /* ]] || table=$PWD/$table
+[[ -z $kitalloc || $kitalloc == /* ]] || kitalloc=$PWD/$kitalloc
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 ./scripts/deps.sh
@@ -35,11 +51,19 @@ quietly() {
   fi
 }
 
-# kitalloc as the timed benchmark builds it (Release, WASI); its clean wasi-libc sysroot.
-quietly cmake -S . -B "$out/kitalloc-wasi" -DCMAKE_BUILD_TYPE=Release -DKITALLOC_ASSERTIONS=OFF \
-  -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
-quietly cmake --build "$out/kitalloc-wasi" --target kitalloc -j2
-wasi_link=(clang-14 --target=wasm32-wasi --sysroot="$root/$out/kitalloc-wasi/wasi-sysroot")
+# kitalloc as the timed benchmark builds it (Release, WASI), and its clean wasi-libc sysroot.
+if [[ -z $kitalloc ]]; then
+  kitalloc=$out/kitalloc-wasi
+  quietly cmake -S . -B "$kitalloc" -DCMAKE_BUILD_TYPE=Release -DKITALLOC_ASSERTIONS=OFF \
+    -DCMAKE_TOOLCHAIN_FILE="$root/toolchains/wasi.cmake"
+  quietly cmake --build "$kitalloc" --target kitalloc -j2
+fi
+kitalloc=$(realpath "$kitalloc")
+if [[ ! -f $kitalloc/libkitalloc.a || ! -d $kitalloc/wasi-sysroot ]]; then
+  echo "instructions.sh: $kitalloc holds no WASI build of kitalloc (libkitalloc.a, wasi-sysroot)" >&2
+  exit 2
+fi
+wasi_link=(clang-14 --target=wasm32-wasi --sysroot="$kitalloc/wasi-sysroot")
 wasi=("${wasi_link[@]}" -O2 -fno-builtin)
 quietly "${wasi[@]}" -c bench/bump_malloc.c -o "$out/bump.o"
 quietly "${wasi[@]}" -DFREE_LISTS=1 -c bench/bump_malloc.c -o "$out/free-lists.o"
@@ -95,7 +119,7 @@ per_pair() {
 
 labels=("kitalloc" "wasi-libc dlmalloc" "Emscripten dlmalloc" "emmalloc" "free lists (ceiling)"
   "bump (floor)")
-allocators=("wasi $out/kitalloc-wasi/libkitalloc.a" "wasi" "emscripten dlmalloc" "emscripten emmalloc"
+allocators=("wasi $kitalloc/libkitalloc.a" "wasi" "emscripten dlmalloc" "emscripten emmalloc"
   "wasi $out/free-lists.o" "wasi $out/bump.o")
 {
   header="| workload (per malloc + free)"

@@ -163,7 +163,8 @@ function ceilingText() {
 }
 
 // The instruction counts (bench/instructions.sh's table): the column's ratio on one row.
-const instructionRows = readFileSync(options.instructions, 'utf8').trim().split('\n')
+const instructionTable = readFileSync(options.instructions, 'utf8').trim();
+const instructionRows = instructionTable.split('\n')
   .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
 function countedRatio(row, label) {
   const column = instructionRows[0].indexOf(label);
@@ -572,7 +573,7 @@ under WASI; Emscripten's with \`-sMALLOC=\`); in bold, ${reference}'s count / th
 timed above spread up to twice their fastest; it does not see cache misses, and the
 interpreter counts every \`local.get\` that V8 turns into a register.
 
-${readFileSync(options.instructions, 'utf8').trim()}
+${instructionTable}
 
 ## Memory
 

@@ -237,7 +237,7 @@ done
 
 # ── Instructions per operation, counted (no timing) ─────────────────────────────────────────
 echo "bench.sh: counting wasm instructions per operation" >&2
-quietly bench/instructions.sh --table "$out/instructions.md"
+quietly bench/instructions.sh --table "$out/instructions.md" --kitalloc build/bench-wasi
 
 # ── Run and report ───────────────────────────────────────────────────────────────────────────
 runs=15

@@ -139,7 +139,7 @@ struct Space {
   uint32_t large_pages = 0;
   bool handle_blocks = false; // the handle space: regions laid out for handles; free() refuses
   uint64_t bytes_in_use = 0;
-  uint64_t peak_bytes = 0; // the main heap's: its peak before the allocator's current span
+  uint64_t peak_bytes = 0; // the main heap's leaves out the current span (see "Figures")
   // A live private heap's own address mixed with kLiveKeyMix: what tells it from a dead or
   // forged one (cleared when the heap is dropped or merged). Mixed, because a program's own data
   // may hold a block's address where a record keeps this (a list node pointing at itself).
